@@ -1,0 +1,131 @@
+//! Mapping files: the integrator's description of an application's user API, compiled once at
+//! start-up into ready-to-run tables. Pure code (no I/O besides reading the files at load time).
+//!
+//! - [`model`]: the file as written (TOML, `deny_unknown_fields`);
+//! - [`compile`]: checks everything, reports every problem at once, builds [`Mapping`];
+//! - [`template`]: path and query templates with percent-encoding of every substituted value;
+//! - [`json_path`]: dotted paths into application JSON;
+//! - [`rules`]: attribute rules in both directions (SCIM ↔ application record);
+//! - [`script`]: the sandboxed Rhai engine and hook calls.
+
+pub mod compile;
+pub mod json_path;
+pub mod model;
+pub mod rules;
+pub mod script;
+pub mod template;
+
+use crate::scim::ResourceKind;
+use crate::scim::filter::{AttrPath, CompareOp};
+use crate::secret::Secret;
+pub use compile::{LoadError, load_mapping, load_mapping_str};
+pub use json_path::JsonPath;
+pub use model::{DeactivationMode, IdMode, OnDuplicate, PagingStyle, UpdateBody};
+pub use rules::Rules;
+pub use script::{Script, ScriptLimits};
+use std::sync::Arc;
+use std::time::Duration;
+pub use template::Template;
+
+/// A loaded, checked mapping: everything needed to serve requests, built once.
+#[derive(Debug)]
+pub struct Mapping {
+    pub app: AppSettings,
+    pub users: ResourceMapping,
+}
+
+/// How to reach the application.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// Without a trailing slash.
+    pub base_url: String,
+    /// Headers sent on every call; the bool marks secret values (never logged).
+    pub headers: Vec<(String, Secret, bool)>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retries: u32,
+}
+
+/// One resource type's mapping.
+#[derive(Debug)]
+pub struct ResourceMapping {
+    pub kind: ResourceKind,
+    pub ids: IdMode,
+    pub id_field: JsonPath,
+    pub on_duplicate: OnDuplicate,
+    pub deactivation: DeactivationMode,
+    pub max_scan: usize,
+    pub get: Endpoint,
+    pub list: ListEndpoint,
+    pub create: Option<Endpoint>,
+    pub update: Option<(Endpoint, UpdateBody)>,
+    pub delete: Option<Endpoint>,
+    pub deactivate: Option<Endpoint>,
+    pub reactivate: Option<Endpoint>,
+    pub pushdowns: Vec<Pushdown>,
+    pub rules: Rules,
+    pub hooks: Hooks,
+}
+
+/// A compiled application call.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: http::Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub wrap: Option<String>,
+    pub record: Option<JsonPath>,
+    pub not_found_status: Vec<u16>,
+    pub conflict_status: Vec<u16>,
+}
+
+/// A compiled list call.
+#[derive(Debug, Clone)]
+pub struct ListEndpoint {
+    pub endpoint: Endpoint,
+    pub records: Option<JsonPath>,
+    pub total: Option<JsonPath>,
+    pub total_header: Option<String>,
+    pub paging: Paging,
+}
+
+/// How the application pages, with defaults filled in.
+#[derive(Debug, Clone)]
+pub enum Paging {
+    /// `page_param` numbered from `first_page`, `size_param` per page.
+    Page {
+        page_param: String,
+        size_param: String,
+        first_page: u64,
+        max_size: usize,
+    },
+    /// 0-based `offset_param`, `size_param` per page.
+    Offset {
+        offset_param: String,
+        size_param: String,
+        max_size: usize,
+    },
+    /// One call returns every record.
+    None,
+}
+
+/// A filter the application answers natively.
+#[derive(Debug, Clone)]
+pub struct Pushdown {
+    pub attribute: AttrPath,
+    /// For value-path attributes (`emails[type eq "work"].value`), the whole SCIM path as written,
+    /// compared structurally with the filter's value path.
+    pub value_path: Option<crate::scim::filter::PatchPath>,
+    pub op: CompareOp,
+    /// Path override (else the list endpoint's path) and query parameters with `{value}`.
+    pub path: Option<Template>,
+    pub query: Vec<(String, Template)>,
+}
+
+/// The script and hook names for one resource type.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    pub script: Option<Arc<Script>>,
+    pub to_app: Option<String>,
+    pub from_app: Option<String>,
+}

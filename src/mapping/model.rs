@@ -1,0 +1,316 @@
+//! The mapping file as written (TOML), deserialised with `deny_unknown_fields` so that a typo is
+//! an error, not a silently ignored key. [`super::compile`] turns this raw model into the checked,
+//! ready-to-run [`super::Mapping`]. `mappings/README.md` documents every key; keep them in step.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::secret::SecretSource;
+
+/// The whole mapping file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingFile {
+    /// Format version; only `1` exists.
+    #[serde(default = "one")]
+    pub version: u32,
+    pub app: AppSection,
+    pub users: ResourceSection,
+    /// Groups (issue 3); accepted so that files can be written ahead, refused when present today.
+    #[serde(default)]
+    pub groups: Option<ResourceSection>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Where the application lives and how we authenticate to it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// `http://host:port[/prefix]`; the config's `app.base_url` overrides it per deployment.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AppAuth>,
+    /// Static extra headers sent on every call.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// Retries for idempotent calls on connect errors and 502/503 (default 2).
+    #[serde(default)]
+    pub retries: Option<u32>,
+}
+
+/// One header carrying a secret: `X-Api-Key: <secret>` or `Authorization: Bearer <secret>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppAuth {
+    pub header: String,
+    /// Text before the secret, e.g. `"Bearer "`.
+    #[serde(default)]
+    pub prefix: String,
+    pub secret: SecretSource,
+}
+
+/// How SCIM ids relate to application ids.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdMode {
+    /// The SCIM id is the application's id as a string. Stateless.
+    #[default]
+    App,
+    /// The sidecar mints a stable UUID and keeps `scim id ↔ app id` in its store (mutable app
+    /// keys, or deactivation by deletion).
+    Minted,
+}
+
+/// What a create for a user that already exists in the application does.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    /// 409 `uniqueness` (what Okta and Entra expect).
+    #[default]
+    Conflict,
+    /// Find the existing record by `userName` and answer with it (updated with the sent values).
+    Adopt,
+}
+
+/// What SCIM `active: false` means in the application.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivationMode {
+    /// `active` is an ordinary attribute rule (usually with a value map to a status field).
+    #[default]
+    Field,
+    /// Dedicated `deactivate` / `reactivate` endpoints; `active` is read from a read-only rule.
+    Endpoint,
+    /// The record is deleted; the sidecar keeps the SCIM resource so GET still answers with
+    /// `active: false`, and reactivation re-creates it under the same SCIM id (needs `ids = "minted"`).
+    Delete,
+}
+
+/// One resource type (users, later groups).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSection {
+    #[serde(default)]
+    pub ids: IdMode,
+    /// Path of the id in an application record (default `id`).
+    #[serde(default)]
+    pub id_field: Option<String>,
+    #[serde(default)]
+    pub on_duplicate: OnDuplicate,
+    #[serde(default)]
+    pub deactivation: DeactivationMode,
+    /// Most records the sidecar will list from the application to evaluate a filter the
+    /// application cannot answer (default 10000); past it, 400 `tooMany`.
+    #[serde(default)]
+    pub max_scan: Option<usize>,
+    /// Rhai script file, relative to the mapping file.
+    #[serde(default)]
+    pub script: Option<String>,
+    #[serde(default)]
+    pub hooks: Hooks,
+    pub get: Endpoint,
+    pub list: ListEndpoint,
+    #[serde(default)]
+    pub create: Option<Endpoint>,
+    #[serde(default)]
+    pub update: Option<UpdateEndpoint>,
+    #[serde(default)]
+    pub delete: Option<Endpoint>,
+    #[serde(default)]
+    pub deactivate: Option<Endpoint>,
+    #[serde(default)]
+    pub reactivate: Option<Endpoint>,
+    /// Filters the application answers natively.
+    #[serde(default, rename = "filter")]
+    pub filters: Vec<FilterPushdown>,
+    /// Attribute rules, in order.
+    #[serde(default, rename = "attribute")]
+    pub attributes: Vec<AttributeRule>,
+}
+
+/// Names of Rhai functions in the resource's script, called at fixed points.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// `fn to_app(scim, app, ctx)` → the application payload, before create/update is sent.
+    #[serde(default)]
+    pub to_app: Option<String>,
+    /// `fn from_app(app, scim, ctx)` → the SCIM resource, after a record is read.
+    #[serde(default)]
+    pub from_app: Option<String>,
+}
+
+/// One application call. `path` and `query` values are templates: `{id}` is the application id,
+/// `{value}` a filter value; every substituted value is percent-encoded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Default: GET for get/list, POST for create, DELETE for delete, POST for (de|re)activate.
+    #[serde(default)]
+    pub method: Option<String>,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Wrap the body sent: `wrap = "user"` sends `{"user": {...}}`.
+    #[serde(default)]
+    pub wrap: Option<String>,
+    /// Where the record sits in the answer (dotted path; absent = the whole body). When the
+    /// answer has no record (e.g. 204), the sidecar reads it back with `get`.
+    #[serde(default)]
+    pub record: Option<String>,
+    /// Statuses that mean "no such record" (default `[404]`).
+    #[serde(default)]
+    pub not_found_status: Option<Vec<u16>>,
+    /// Statuses that mean "already exists" (default `[409]`).
+    #[serde(default)]
+    pub conflict_status: Option<Vec<u16>>,
+}
+
+/// The update call, plus whether it takes a partial or a full record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpoint {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    /// `full` (default): the sidecar sends the current record with the mapped fields changed
+    /// (safe for PUT-replaces-everything APIs). `changes`: only the changed mapped fields.
+    #[serde(default)]
+    pub send: UpdateBody,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateBody {
+    #[default]
+    Full,
+    Changes,
+}
+
+/// The list call and how the application pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListEndpoint {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    /// Where the array of records is (dotted path; absent = the body is the array).
+    #[serde(default)]
+    pub records: Option<String>,
+    /// Where the total count is in the body (dotted path)…
+    #[serde(default)]
+    pub total: Option<String>,
+    /// …or in a response header (`X-Total-Count`).
+    #[serde(default)]
+    pub total_header: Option<String>,
+    #[serde(default)]
+    pub paging: Paging,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    #[serde(default)]
+    pub style: PagingStyle,
+    /// `page` style: page number parameter (default `page`) and first page number (default 1).
+    #[serde(default)]
+    pub page_param: Option<String>,
+    #[serde(default)]
+    pub first_page: Option<u64>,
+    /// `offset` style: offset parameter (default `offset`), 0-based.
+    #[serde(default)]
+    pub offset_param: Option<String>,
+    /// Page size parameter, both styles (default `per_page` / `limit`).
+    #[serde(default)]
+    pub size_param: Option<String>,
+    /// Largest page the application serves (default 100).
+    #[serde(default)]
+    pub max_size: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PagingStyle {
+    Page,
+    Offset,
+    /// One call returns everything.
+    #[default]
+    None,
+}
+
+/// A filter the application answers natively: `attribute op "value"` becomes these query
+/// parameters (or this path) on the list call. The sidecar still checks every returned record
+/// against the full filter, so an application that matches loosely (substring, case) is safe.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterPushdown {
+    /// SCIM attribute path, e.g. `userName`, `externalId`, `emails[type eq "work"].value`.
+    pub attribute: String,
+    /// Operator (default `eq`).
+    #[serde(default)]
+    pub op: Option<String>,
+    /// Query parameters added to the list call; `{value}` is the filter value.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Optional different path for this lookup (otherwise the list path).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// One attribute rule: where a SCIM attribute lives in the application record, both directions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeRule {
+    /// SCIM path: `userName`, `name.givenName`, `emails[type eq "work"].value`,
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`. Absent for a
+    /// rule that only sets an application field (`constant` / `default`).
+    #[serde(default)]
+    pub scim: Option<String>,
+    /// Application JSON path (dotted: `profile.first_name`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// Kept by the sidecar's store instead of the application (e.g. `externalId`).
+    #[serde(default)]
+    pub store: bool,
+    /// Value map, SCIM value (as text: `"true"`, `"Admin"`) → application value. Reading maps back;
+    /// an application value with no entry is an error unless `map_default` says otherwise.
+    #[serde(default)]
+    pub map: Option<BTreeMap<String, Value>>,
+    /// SCIM value for application values missing from `map`.
+    #[serde(default)]
+    pub map_default: Option<Value>,
+    /// Application value used when the SCIM attribute is absent on create (and on a PUT that
+    /// omits it).
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// Application value always sent, whatever SCIM says (no `scim` needed).
+    #[serde(default)]
+    pub constant: Option<Value>,
+    /// Only read from the application, never sent.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Only sent to the application, never read back (e.g. `password`).
+    #[serde(default)]
+    pub write_only: bool,
+    /// May be set on create; a later change is refused with 400 `mutability`.
+    #[serde(default)]
+    pub immutable: bool,
+    /// Convert the application value: `string`, `number`, `boolean` (e.g. numeric ids).
+    #[serde(default)]
+    pub app_type: Option<AppType>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AppType {
+    String,
+    Number,
+    Boolean,
+}

@@ -1,0 +1,559 @@
+//! Attribute definitions (RFC 7643 §4, §5 and §8.7.1) for the core User schema, the enterprise
+//! User extension, the Group schema and the common attributes (`id`, `externalId`, `meta`).
+//!
+//! These static tables drive case-insensitive lookup, `caseExact` comparison in filters,
+//! mutability checks in PATCH, `returned` rules in projection, and the `/Schemas` documents
+//! (which advertise only the attributes the loaded mapping stores).
+
+use super::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrType {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+impl AttrType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Boolean => "boolean",
+            AttrType::Decimal => "decimal",
+            AttrType::Integer => "integer",
+            AttrType::DateTime => "dateTime",
+            AttrType::Binary => "binary",
+            AttrType::Reference => "reference",
+            AttrType::Complex => "complex",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    ReadOnly,
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+impl Mutability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mutability::ReadOnly => "readOnly",
+            Mutability::ReadWrite => "readWrite",
+            Mutability::Immutable => "immutable",
+            Mutability::WriteOnly => "writeOnly",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    Always,
+    Never,
+    Default,
+    Request,
+}
+
+impl Returned {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Returned::Always => "always",
+            Returned::Never => "never",
+            Returned::Default => "default",
+            Returned::Request => "request",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    None,
+    Server,
+    Global,
+}
+
+impl Uniqueness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Uniqueness::None => "none",
+            Uniqueness::Server => "server",
+            Uniqueness::Global => "global",
+        }
+    }
+}
+
+/// One attribute (or sub-attribute) definition.
+#[derive(Debug, Clone, Copy)]
+pub struct AttrDef {
+    pub name: &'static str,
+    pub ty: AttrType,
+    pub multi: bool,
+    pub required: bool,
+    pub case_exact: bool,
+    pub mutability: Mutability,
+    pub returned: Returned,
+    pub uniqueness: Uniqueness,
+    pub description: &'static str,
+    pub canonical_values: &'static [&'static str],
+    pub reference_types: &'static [&'static str],
+    pub sub: &'static [AttrDef],
+}
+
+impl AttrDef {
+    const fn new(name: &'static str, ty: AttrType, description: &'static str) -> Self {
+        AttrDef {
+            name,
+            ty,
+            multi: false,
+            required: false,
+            case_exact: false,
+            mutability: Mutability::ReadWrite,
+            returned: Returned::Default,
+            uniqueness: Uniqueness::None,
+            description,
+            canonical_values: &[],
+            reference_types: &[],
+            sub: &[],
+        }
+    }
+    const fn multi(mut self) -> Self {
+        self.multi = true;
+        self
+    }
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    const fn case_exact(mut self) -> Self {
+        self.case_exact = true;
+        self
+    }
+    const fn mutability(mut self, m: Mutability) -> Self {
+        self.mutability = m;
+        self
+    }
+    const fn returned(mut self, r: Returned) -> Self {
+        self.returned = r;
+        self
+    }
+    const fn unique(mut self, u: Uniqueness) -> Self {
+        self.uniqueness = u;
+        self
+    }
+    const fn canonical(mut self, v: &'static [&'static str]) -> Self {
+        self.canonical_values = v;
+        self
+    }
+    const fn refs(mut self, r: &'static [&'static str]) -> Self {
+        self.reference_types = r;
+        self
+    }
+    const fn sub(mut self, s: &'static [AttrDef]) -> Self {
+        self.sub = s;
+        self
+    }
+
+    /// Finds a sub-attribute by name, case-insensitively.
+    pub fn find_sub(&self, name: &str) -> Option<&'static AttrDef> {
+        self.sub.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A schema: its URN, name and top-level attributes.
+#[derive(Debug)]
+pub struct SchemaDef {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub attributes: &'static [AttrDef],
+}
+
+impl SchemaDef {
+    pub fn find(&self, name: &str) -> Option<&'static AttrDef> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+use AttrType as T;
+use Mutability as M;
+
+const S: AttrType = T::String;
+const B: AttrType = T::Boolean;
+const R: AttrType = T::Reference;
+const C: AttrType = T::Complex;
+
+const TYPE_WHP: &[&str] = &["work", "home", "other"];
+
+/// `value`/`display`/`type`/`primary` – the shape shared by most multi-valued attributes.
+const fn multi_value_subs(value_ty: AttrType, value_desc: &'static str) -> [AttrDef; 4] {
+    [
+        AttrDef::new("value", value_ty, value_desc),
+        AttrDef::new(
+            "display",
+            S,
+            "A human-readable name, primarily used for display purposes.",
+        ),
+        AttrDef::new("type", S, "A label indicating the attribute's function."),
+        AttrDef::new(
+            "primary",
+            B,
+            "Indicates the primary or preferred attribute value.",
+        ),
+    ]
+}
+
+const NAME_SUBS: &[AttrDef] = &[
+    AttrDef::new("formatted", S, "The full name, formatted for display."),
+    AttrDef::new("familyName", S, "The family name of the User."),
+    AttrDef::new("givenName", S, "The given name of the User."),
+    AttrDef::new("middleName", S, "The middle name(s) of the User."),
+    AttrDef::new(
+        "honorificPrefix",
+        S,
+        "The honorific prefix(es) of the User.",
+    ),
+    AttrDef::new(
+        "honorificSuffix",
+        S,
+        "The honorific suffix(es) of the User.",
+    ),
+];
+
+const EMAIL_SUBS: &[AttrDef] = &[
+    AttrDef::new("value", S, "Email address for the User."),
+    AttrDef::new(
+        "display",
+        S,
+        "A human-readable name, primarily used for display purposes.",
+    ),
+    AttrDef::new("type", S, "A label indicating the attribute's function.").canonical(TYPE_WHP),
+    AttrDef::new(
+        "primary",
+        B,
+        "Indicates the primary or preferred email address.",
+    ),
+];
+
+const PHONE_SUBS: &[AttrDef] = &multi_value_subs(S, "Phone number of the User.");
+const IMS_SUBS: &[AttrDef] = &multi_value_subs(S, "Instant messaging address for the User.");
+const PHOTO_SUBS: &[AttrDef] = &multi_value_subs(R, "URL of a photo of the User.");
+const ENTITLEMENT_SUBS: &[AttrDef] = &multi_value_subs(S, "The value of an entitlement.");
+const ROLE_SUBS: &[AttrDef] = &multi_value_subs(S, "The value of a role.");
+const CERT_SUBS: &[AttrDef] = &multi_value_subs(T::Binary, "The value of an X.509 certificate.");
+
+const ADDRESS_SUBS: &[AttrDef] = &[
+    AttrDef::new("formatted", S, "The full mailing address."),
+    AttrDef::new("streetAddress", S, "The full street address component."),
+    AttrDef::new("locality", S, "The city or locality component."),
+    AttrDef::new("region", S, "The state or region component."),
+    AttrDef::new("postalCode", S, "The zip code or postal code component."),
+    AttrDef::new("country", S, "The country name component."),
+    AttrDef::new("type", S, "A label indicating the attribute's function.").canonical(TYPE_WHP),
+    AttrDef::new("primary", B, "Indicates the primary or preferred address."),
+];
+
+const GROUPS_SUBS: &[AttrDef] = &[
+    AttrDef::new("value", S, "The identifier of the User's group.").mutability(M::ReadOnly),
+    AttrDef::new("$ref", R, "The URI of the corresponding 'Group' resource.")
+        .mutability(M::ReadOnly)
+        .refs(&["Group"]),
+    AttrDef::new("display", S, "A human-readable name of the group.").mutability(M::ReadOnly),
+    AttrDef::new(
+        "type",
+        S,
+        "A label indicating the membership: 'direct' or 'indirect'.",
+    )
+    .mutability(M::ReadOnly)
+    .canonical(&["direct", "indirect"]),
+];
+
+/// Attributes every resource has (RFC 7643 §3.1).
+pub static COMMON_ATTRIBUTES: &[AttrDef] = &[
+    AttrDef::new(
+        "id",
+        S,
+        "Unique identifier for the resource, assigned by the service provider.",
+    )
+    .case_exact()
+    .mutability(M::ReadOnly)
+    .returned(Returned::Always)
+    .unique(Uniqueness::Server),
+    AttrDef::new(
+        "externalId",
+        S,
+        "An identifier for the resource as defined by the provisioning client.",
+    )
+    .case_exact(),
+    AttrDef::new("meta", C, "Resource metadata.")
+        .mutability(M::ReadOnly)
+        .sub(&[
+            AttrDef::new("resourceType", S, "The name of the resource type.")
+                .case_exact()
+                .mutability(M::ReadOnly),
+            AttrDef::new("created", T::DateTime, "When the resource was added.")
+                .mutability(M::ReadOnly),
+            AttrDef::new(
+                "lastModified",
+                T::DateTime,
+                "When the resource was last modified.",
+            )
+            .mutability(M::ReadOnly),
+            AttrDef::new("location", R, "The URI of the resource.")
+                .case_exact()
+                .mutability(M::ReadOnly),
+            AttrDef::new("version", S, "The version (ETag) of the resource.")
+                .case_exact()
+                .mutability(M::ReadOnly),
+        ]),
+];
+
+pub static USER: SchemaDef = SchemaDef {
+    id: USER_SCHEMA,
+    name: "User",
+    description: "User Account",
+    attributes: &[
+        AttrDef::new(
+            "userName",
+            S,
+            "Unique identifier for the User, used to sign in.",
+        )
+        .required()
+        .unique(Uniqueness::Server),
+        AttrDef::new("name", C, "The components of the user's real name.").sub(NAME_SUBS),
+        AttrDef::new(
+            "displayName",
+            S,
+            "The name of the User, suitable for display.",
+        ),
+        AttrDef::new("nickName", S, "The casual way to address the user."),
+        AttrDef::new(
+            "profileUrl",
+            R,
+            "A fully qualified URL pointing to the User's profile.",
+        )
+        .refs(&["external"]),
+        AttrDef::new("title", S, "The user's title, such as 'Vice President'."),
+        AttrDef::new(
+            "userType",
+            S,
+            "The relationship between the organization and the user.",
+        ),
+        AttrDef::new(
+            "preferredLanguage",
+            S,
+            "The User's preferred written or spoken language.",
+        ),
+        AttrDef::new("locale", S, "The User's default location for localisation."),
+        AttrDef::new("timezone", S, "The User's time zone in IANA format."),
+        AttrDef::new("active", B, "The User's administrative status."),
+        AttrDef::new("password", S, "The User's cleartext password.")
+            .case_exact()
+            .mutability(M::WriteOnly)
+            .returned(Returned::Never),
+        AttrDef::new("emails", C, "Email addresses for the user.")
+            .multi()
+            .sub(EMAIL_SUBS),
+        AttrDef::new("phoneNumbers", C, "Phone numbers for the User.")
+            .multi()
+            .sub(PHONE_SUBS),
+        AttrDef::new("ims", C, "Instant messaging addresses for the User.")
+            .multi()
+            .sub(IMS_SUBS),
+        AttrDef::new("photos", C, "URLs of photos of the User.")
+            .multi()
+            .sub(PHOTO_SUBS),
+        AttrDef::new("addresses", C, "A physical mailing address for this User.")
+            .multi()
+            .sub(ADDRESS_SUBS),
+        AttrDef::new("groups", C, "A list of groups to which the user belongs.")
+            .multi()
+            .mutability(M::ReadOnly)
+            .sub(GROUPS_SUBS),
+        AttrDef::new("entitlements", C, "A list of entitlements for the User.")
+            .multi()
+            .sub(ENTITLEMENT_SUBS),
+        AttrDef::new("roles", C, "A list of roles for the User.")
+            .multi()
+            .sub(ROLE_SUBS),
+        AttrDef::new(
+            "x509Certificates",
+            C,
+            "A list of certificates issued to the User.",
+        )
+        .multi()
+        .sub(CERT_SUBS),
+    ],
+};
+
+pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
+    id: ENTERPRISE_USER_SCHEMA,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attributes: &[
+        AttrDef::new(
+            "employeeNumber",
+            S,
+            "Numeric or alphanumeric identifier assigned to a person.",
+        ),
+        AttrDef::new("costCenter", S, "Identifies the name of a cost center."),
+        AttrDef::new("organization", S, "Identifies the name of an organization."),
+        AttrDef::new("division", S, "Identifies the name of a division."),
+        AttrDef::new("department", S, "Identifies the name of a department."),
+        AttrDef::new("manager", C, "The User's manager.").sub(&[
+            AttrDef::new(
+                "value",
+                S,
+                "The id of the SCIM resource representing the manager.",
+            ),
+            AttrDef::new("$ref", R, "The URI of the manager's SCIM resource.").refs(&["User"]),
+            AttrDef::new("displayName", S, "The displayName of the User's manager.")
+                .mutability(M::ReadOnly),
+        ]),
+    ],
+};
+
+pub static GROUP: SchemaDef = SchemaDef {
+    id: GROUP_SCHEMA,
+    name: "Group",
+    description: "Group",
+    attributes: &[
+        AttrDef::new("displayName", S, "A human-readable name for the Group.").required(),
+        AttrDef::new("members", C, "A list of members of the Group.")
+            .multi()
+            .sub(&[
+                AttrDef::new("value", S, "Identifier of the member of this Group.")
+                    .case_exact()
+                    .mutability(M::Immutable),
+                AttrDef::new("$ref", R, "The URI of the member resource.")
+                    .mutability(M::Immutable)
+                    .refs(&["User", "Group"]),
+                AttrDef::new("display", S, "A human-readable name of the member.")
+                    .mutability(M::ReadOnly),
+                AttrDef::new("type", S, "The type of member: 'User' or 'Group'.")
+                    .mutability(M::Immutable)
+                    .canonical(&["User", "Group"]),
+            ]),
+    ],
+};
+
+/// Everything known about one resource type's attributes: core schema, extensions, common.
+#[derive(Debug)]
+pub struct ResourceSchema {
+    pub kind: ResourceKind,
+    pub core: &'static SchemaDef,
+    pub extensions: &'static [&'static SchemaDef],
+}
+
+pub static USER_RESOURCE: ResourceSchema = ResourceSchema {
+    kind: ResourceKind::User,
+    core: &USER,
+    extensions: &[&ENTERPRISE_USER],
+};
+
+pub static GROUP_RESOURCE: ResourceSchema = ResourceSchema {
+    kind: ResourceKind::Group,
+    core: &GROUP,
+    extensions: &[],
+};
+
+impl ResourceSchema {
+    pub fn for_kind(kind: ResourceKind) -> &'static ResourceSchema {
+        match kind {
+            ResourceKind::User => &USER_RESOURCE,
+            ResourceKind::Group => &GROUP_RESOURCE,
+        }
+    }
+
+    /// The extension schema with this URN (case-insensitive), if the resource type has it.
+    pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
+        self.extensions
+            .iter()
+            .copied()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// Whether `urn` names this resource type's core schema.
+    pub fn is_core(&self, urn: &str) -> bool {
+        self.core.id.eq_ignore_ascii_case(urn)
+    }
+
+    /// Finds a top-level attribute. `urn` is `None` or the core URN for core and common
+    /// attributes, or an extension URN. Returns the schema the attribute belongs to, with
+    /// `None` for the common attributes (`id`, `externalId`, `meta`).
+    pub fn find(
+        &self,
+        urn: Option<&str>,
+        name: &str,
+    ) -> Option<(Option<&'static SchemaDef>, &'static AttrDef)> {
+        match urn {
+            Some(u) if !self.is_core(u) => {
+                let ext = self.extension(u)?;
+                ext.find(name).map(|a| (Some(ext), a))
+            }
+            _ => {
+                if let Some(a) = self.core.find(name) {
+                    return Some((Some(self.core), a));
+                }
+                COMMON_ATTRIBUTES
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(name))
+                    .map(|a| (None, a))
+            }
+        }
+    }
+
+    /// Finds an attribute or, with `sub`, its sub-attribute.
+    pub fn find_attr(
+        &self,
+        urn: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Option<&'static AttrDef> {
+        let (_, attr) = self.find(urn, name)?;
+        match sub {
+            None => Some(attr),
+            Some(s) => attr.find_sub(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_knows_extensions() {
+        let s = ResourceSchema::for_kind(ResourceKind::User);
+        assert_eq!(
+            s.find_attr(None, "USERNAME", None).unwrap().name,
+            "userName"
+        );
+        assert_eq!(
+            s.find_attr(None, "name", Some("GIVENNAME")).unwrap().name,
+            "givenName"
+        );
+        assert!(s.find_attr(None, "id", None).unwrap().case_exact);
+        let ext = ENTERPRISE_USER_SCHEMA.to_ascii_lowercase();
+        assert_eq!(
+            s.find_attr(Some(&ext), "Department", None).unwrap().name,
+            "department"
+        );
+        assert!(s.find_attr(None, "department", None).is_none());
+        assert!(s.find_attr(Some("urn:x:unknown"), "a", None).is_none());
+        assert_eq!(
+            s.find_attr(Some(USER_SCHEMA), "emails", Some("value"))
+                .unwrap()
+                .name,
+            "value"
+        );
+    }
+}

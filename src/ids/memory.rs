@@ -1,4 +1,448 @@
 //! In-memory [`IdStore`]: for tests and for mappings that keep nothing durable.
+//!
+//! One `std::sync::RwLock` over per-kind maps. The lock is only taken inside synchronous
+//! sections (never across an `.await`), so it cannot stall the runtime or deadlock a task.
+
+use super::{IdEntry, IdStore, index_terms};
+use crate::error::{InternalError, Result};
+use crate::scim::ResourceKind;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Entries of one resource kind with their lookup indexes.
+#[derive(Debug, Default)]
+struct KindMaps {
+    /// scim id → entry; a BTreeMap so listings come out sorted by SCIM id.
+    entries: BTreeMap<String, IdEntry>,
+    /// app id → scim id.
+    by_app_id: HashMap<String, String>,
+    /// (normalised attr, normalised value) → scim ids.
+    by_attr: HashMap<(String, String), BTreeSet<String>>,
+}
+
+impl KindMaps {
+    fn index(&mut self, entry: &IdEntry) {
+        if let Some(app_id) = &entry.app_id {
+            self.by_app_id.insert(app_id.clone(), entry.scim_id.clone());
+        }
+        for term in index_terms(entry) {
+            self.by_attr
+                .entry(term)
+                .or_default()
+                .insert(entry.scim_id.clone());
+        }
+    }
+
+    fn unindex(&mut self, entry: &IdEntry) {
+        if let Some(app_id) = &entry.app_id {
+            // Another entry may have claimed this app id since; leave its index alone.
+            if self.by_app_id.get(app_id) == Some(&entry.scim_id) {
+                self.by_app_id.remove(app_id);
+            }
+        }
+        for term in index_terms(entry) {
+            if let Some(ids) = self.by_attr.get_mut(&term) {
+                ids.remove(&entry.scim_id);
+                if ids.is_empty() {
+                    self.by_attr.remove(&term);
+                }
+            }
+        }
+    }
+}
 
 #[derive(Debug, Default)]
-pub struct MemoryStore {}
+struct Maps {
+    users: KindMaps,
+    groups: KindMaps,
+}
+
+impl Maps {
+    fn kind(&self, kind: ResourceKind) -> &KindMaps {
+        match kind {
+            ResourceKind::User => &self.users,
+            ResourceKind::Group => &self.groups,
+        }
+    }
+    fn kind_mut(&mut self, kind: ResourceKind) -> &mut KindMaps {
+        match kind {
+            ResourceKind::User => &mut self.users,
+            ResourceKind::Group => &mut self.groups,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    maps: RwLock<Maps>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // A poisoned lock means a panic inside one of the short sections below, all of which leave
+    // the maps consistent or not at all; report it as a store failure rather than panicking too.
+    fn read(&self) -> Result<RwLockReadGuard<'_, Maps>> {
+        self.maps
+            .read()
+            .map_err(|_| InternalError::Store("memory store lock poisoned".into()).into())
+    }
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Maps>> {
+        self.maps
+            .write()
+            .map_err(|_| InternalError::Store("memory store lock poisoned".into()).into())
+    }
+}
+
+#[async_trait::async_trait]
+impl IdStore for MemoryStore {
+    async fn get(&self, kind: ResourceKind, scim_id: &str) -> Result<Option<IdEntry>> {
+        Ok(self.read()?.kind(kind).entries.get(scim_id).cloned())
+    }
+
+    async fn find_by_app_id(&self, kind: ResourceKind, app_id: &str) -> Result<Option<IdEntry>> {
+        let maps = self.read()?;
+        let maps = maps.kind(kind);
+        Ok(maps
+            .by_app_id
+            .get(app_id)
+            .and_then(|scim_id| maps.entries.get(scim_id))
+            .cloned())
+    }
+
+    async fn find_by_attr(
+        &self,
+        kind: ResourceKind,
+        attr: &str,
+        value: &str,
+    ) -> Result<Vec<IdEntry>> {
+        let term = (
+            super::normalise_attr(attr),
+            super::normalise_value(attr, value),
+        );
+        let maps = self.read()?;
+        let maps = maps.kind(kind);
+        Ok(maps
+            .by_attr
+            .get(&term)
+            .into_iter()
+            .flatten()
+            .filter_map(|scim_id| maps.entries.get(scim_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn put(&self, kind: ResourceKind, entry: IdEntry) -> Result<()> {
+        let mut maps = self.write()?;
+        let maps = maps.kind_mut(kind);
+        if let Some(old) = maps.entries.remove(&entry.scim_id) {
+            maps.unindex(&old);
+        }
+        maps.index(&entry);
+        maps.entries.insert(entry.scim_id.clone(), entry);
+        Ok(())
+    }
+
+    async fn remove(&self, kind: ResourceKind, scim_id: &str) -> Result<()> {
+        let mut maps = self.write()?;
+        let maps = maps.kind_mut(kind);
+        if let Some(old) = maps.entries.remove(scim_id) {
+            maps.unindex(&old);
+        }
+        Ok(())
+    }
+
+    async fn parked(&self, kind: ResourceKind) -> Result<Vec<IdEntry>> {
+        Ok(self
+            .read()?
+            .kind(kind)
+            .entries
+            .values()
+            .filter(|e| e.parked.is_some())
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Behaviour every [`IdStore`] must show; [`super::super::file`] runs the same checks.
+
+    use super::*;
+    use serde_json::{Map, Value, json};
+
+    pub(crate) fn entry(scim_id: &str, app_id: Option<&str>, kept: Value) -> IdEntry {
+        let kept: Map<String, Value> = match kept {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        IdEntry {
+            scim_id: scim_id.into(),
+            app_id: app_id.map(Into::into),
+            kept,
+            parked: None,
+        }
+    }
+
+    fn ids(entries: &[IdEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.scim_id.as_str()).collect()
+    }
+
+    pub(crate) async fn round_trip(store: &dyn IdStore) {
+        let e = entry("s1", Some("42"), json!({"externalId": "ext-1"}));
+        assert_eq!(store.get(ResourceKind::User, "s1").await.unwrap(), None);
+        store.put(ResourceKind::User, e.clone()).await.unwrap();
+        assert_eq!(
+            store.get(ResourceKind::User, "s1").await.unwrap(),
+            Some(e.clone())
+        );
+        assert_eq!(
+            store
+                .find_by_app_id(ResourceKind::User, "42")
+                .await
+                .unwrap(),
+            Some(e.clone())
+        );
+        assert_eq!(
+            store
+                .find_by_app_id(ResourceKind::User, "43")
+                .await
+                .unwrap(),
+            None
+        );
+        // Kinds are separate namespaces.
+        assert_eq!(store.get(ResourceKind::Group, "s1").await.unwrap(), None);
+        assert_eq!(
+            store
+                .find_by_app_id(ResourceKind::Group, "42")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            store
+                .find_by_attr(ResourceKind::Group, "externalId", "ext-1")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) async fn put_reindexes(store: &dyn IdStore) {
+        let k = ResourceKind::User;
+        store
+            .put(k, entry("s1", Some("42"), json!({"externalId": "old"})))
+            .await
+            .unwrap();
+        let new = entry("s1", Some("43"), json!({"externalId": "new"}));
+        store.put(k, new.clone()).await.unwrap();
+        assert_eq!(store.find_by_app_id(k, "42").await.unwrap(), None);
+        assert_eq!(
+            store.find_by_app_id(k, "43").await.unwrap(),
+            Some(new.clone())
+        );
+        assert!(
+            store
+                .find_by_attr(k, "externalId", "old")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.find_by_attr(k, "externalId", "new").await.unwrap(),
+            vec![new]
+        );
+        // A newer entry claiming the same app id wins; removing the older one keeps it.
+        let other = entry("s0", Some("43"), json!({}));
+        store.put(k, other.clone()).await.unwrap();
+        assert_eq!(
+            store.find_by_app_id(k, "43").await.unwrap(),
+            Some(other.clone())
+        );
+        store.remove(k, "s1").await.unwrap();
+        assert_eq!(store.find_by_app_id(k, "43").await.unwrap(), Some(other));
+    }
+
+    pub(crate) async fn remove_unindexes(store: &dyn IdStore) {
+        let k = ResourceKind::Group;
+        let mut e = entry("g1", Some("7"), json!({"externalId": "x"}));
+        e.parked = Some(json!({"displayName": "Admins"}));
+        store.put(k, e).await.unwrap();
+        store
+            .put(k, entry("g2", Some("8"), json!({})))
+            .await
+            .unwrap();
+        store.remove(k, "g1").await.unwrap();
+        assert_eq!(store.get(k, "g1").await.unwrap(), None);
+        assert_eq!(store.find_by_app_id(k, "7").await.unwrap(), None);
+        assert!(
+            store
+                .find_by_attr(k, "externalId", "x")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .find_by_attr(k, "displayName", "admins")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.parked(k).await.unwrap().is_empty());
+        // Removing again, or an id never stored, is fine.
+        store.remove(k, "g1").await.unwrap();
+        store.remove(k, "nope").await.unwrap();
+        assert!(store.get(k, "g2").await.unwrap().is_some());
+    }
+
+    pub(crate) async fn find_by_attr_case_rules(store: &dyn IdStore) {
+        let k = ResourceKind::User;
+        let mut parked = entry("s2", None, json!({}));
+        parked.parked = Some(json!({
+            "userName": "Ann@Example.COM",
+            "externalId": "Ext-9",
+            "displayName": "Ann A",
+            "title": "Boss"
+        }));
+        store.put(k, parked.clone()).await.unwrap();
+        let kept = entry(
+            "s1",
+            Some("1"),
+            json!({"externalId": "Ext-9", "userName": "ANN@example.com"}),
+        );
+        store.put(k, kept.clone()).await.unwrap();
+
+        // userName and displayName: case-insensitive; attribute names too.
+        let found = store
+            .find_by_attr(k, "userName", "ann@example.com")
+            .await
+            .unwrap();
+        assert_eq!(ids(&found), ["s1", "s2"]);
+        let found = store
+            .find_by_attr(k, "USERNAME", "ANN@EXAMPLE.COM")
+            .await
+            .unwrap();
+        assert_eq!(ids(&found), ["s1", "s2"]);
+        let found = store.find_by_attr(k, "displayName", "ann a").await.unwrap();
+        assert_eq!(found, vec![parked.clone()]);
+        // externalId: exact.
+        let found = store.find_by_attr(k, "externalId", "Ext-9").await.unwrap();
+        assert_eq!(ids(&found), ["s1", "s2"]);
+        assert!(
+            store
+                .find_by_attr(k, "externalId", "ext-9")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Other snapshot attributes are not indexed; values are not prefixes.
+        assert!(
+            store
+                .find_by_attr(k, "title", "Boss")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .find_by_attr(k, "externalId", "Ext")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .find_by_attr(k, "userName", "")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Separator characters inside values do not confuse the lookup.
+        let odd = entry("s3", Some("3"), json!({"externalId": "a\u{0}b"}));
+        store.put(k, odd.clone()).await.unwrap();
+        assert!(
+            store
+                .find_by_attr(k, "externalId", "a")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .find_by_attr(k, "externalId", "a\u{0}b")
+                .await
+                .unwrap(),
+            vec![odd]
+        );
+    }
+
+    pub(crate) async fn parked_listing(store: &dyn IdStore) {
+        let k = ResourceKind::User;
+        for id in ["c", "a", "b"] {
+            let mut e = entry(id, None, json!({}));
+            e.parked = Some(json!({"userName": id}));
+            store.put(k, e).await.unwrap();
+        }
+        store
+            .put(k, entry("0", Some("1"), json!({})))
+            .await
+            .unwrap();
+        assert_eq!(ids(&store.parked(k).await.unwrap()), ["a", "b", "c"]);
+        assert!(store.parked(ResourceKind::Group).await.unwrap().is_empty());
+        // Un-parking (reactivation) drops it from the listing.
+        store
+            .put(k, entry("b", Some("9"), json!({})))
+            .await
+            .unwrap();
+        assert_eq!(ids(&store.parked(k).await.unwrap()), ["a", "c"]);
+        assert!(
+            store
+                .find_by_attr(k, "userName", "b")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn memory_round_trip() {
+        round_trip(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_put_reindexes() {
+        put_reindexes(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_remove_unindexes() {
+        remove_unindexes(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_find_by_attr_case_rules() {
+        find_by_attr_case_rules(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_parked_listing() {
+        parked_listing(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn memory_indexes_stay_small_after_removal() {
+        let store = MemoryStore::new();
+        let k = ResourceKind::User;
+        store
+            .put(k, entry("s1", Some("1"), json!({"externalId": "x"})))
+            .await
+            .unwrap();
+        store.remove(k, "s1").await.unwrap();
+        let maps = store.read().unwrap();
+        assert!(maps.users.by_attr.is_empty());
+        assert!(maps.users.by_app_id.is_empty());
+    }
+}

@@ -20,8 +20,18 @@
 //! SCIM. Only [`provision`] (the handlers' engine) joins protocol, mapping, ids and client.
 
 pub mod app_client;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod mapping;
+pub mod provision;
+pub mod routes;
+pub mod runtime;
 pub mod scim;
 pub mod secret;
+pub mod server;
+pub mod stack;
+pub mod telemetry;

@@ -1,1 +1,34 @@
-fn main() {}
+//! The `scim-sidecar` binary: parses arguments and runs one subcommand of [`scim_sidecar::cli`].
+
+use clap::Parser;
+use scim_sidecar::cli::{self, Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let log_format = args.log_format.map(Into::into);
+    match args.command {
+        Command::Validate { config } => cli::validate(&config),
+        Command::Token => cli::token(),
+        Command::Healthcheck { url } => cli::healthcheck(&url),
+        Command::Serve { config } => runtime().block_on(cli::serve(&config, log_format)),
+        Command::Demo { listen, token } => {
+            // Runs before any thread exists, so changing the environment is sound here.
+            scim_sidecar::demo::prepare_env();
+            runtime().block_on(scim_sidecar::demo::run(listen, token, log_format))
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}

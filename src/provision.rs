@@ -1,0 +1,171 @@
+//! The provisioning engine: turns each SCIM operation on a resource type into application calls
+//! through the loaded mapping, and the application's answers back into SCIM.
+//!
+//! Only this module joins protocol ([`crate::scim`]), mapping ([`crate::mapping`]), ids
+//! ([`crate::ids`]) and the client ([`crate::app_client`]). Submodules:
+//! - [`app_calls`]: rendering and sending mapping endpoints, reading records and pages out of
+//!   answers;
+//! - [`convert`]: application record → SCIM resource (rules, hook, ids, kept attributes, meta);
+//! - [`list`]: list and filter planning (id lookups, cache, pushdown, bounded scans, paging);
+//! - [`write`]: create, replace, patch and delete, with deactivation semantics.
+
+mod app_calls;
+mod convert;
+mod list;
+mod write;
+
+use crate::app_client::AppClient;
+use crate::error::{Error, Result};
+use crate::ids::{IdCache, IdStore};
+use crate::mapping::{Mapping, ResourceMapping};
+use crate::scim::list::ListQuery;
+use crate::scim::patch::PatchRequest;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{ResourceKind, resource};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Serves one resource type. Cheap to share (`Arc` inside).
+pub struct Provisioner {
+    kind: ResourceKind,
+    schema: &'static ResourceSchema,
+    mapping: Arc<Mapping>,
+    client: AppClient,
+    store: Arc<dyn IdStore>,
+    cache: IdCache,
+    /// `https://host/scim/v2/Users`, for `meta.location`.
+    location_base: String,
+    /// Serialises minting so two concurrent reads of a new record cannot mint two ids for it.
+    mint_lock: tokio::sync::Mutex<()>,
+}
+
+impl Provisioner {
+    pub fn new(
+        kind: ResourceKind,
+        mapping: Arc<Mapping>,
+        client: AppClient,
+        store: Arc<dyn IdStore>,
+        cache: IdCache,
+        public_url: &str,
+    ) -> Provisioner {
+        Provisioner {
+            kind,
+            schema: ResourceSchema::for_kind(kind),
+            mapping,
+            client,
+            store,
+            cache,
+            location_base: format!("{public_url}/{}", kind.endpoint()),
+            mint_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn map(&self) -> &ResourceMapping {
+        match self.kind {
+            ResourceKind::User | ResourceKind::Group => &self.mapping.users,
+        }
+    }
+
+    /// `GET /Users/{id}`.
+    pub async fn get(&self, id: &str, query: &ListQuery) -> Result<Value> {
+        let resource = self.read(id, "get").await?;
+        Ok(self.project(resource, query))
+    }
+
+    /// `GET /Users?…`.
+    pub async fn list(&self, query: &ListQuery) -> Result<Value> {
+        list::list(self, query).await
+    }
+
+    /// `POST /Users`.
+    pub async fn create(&self, body: Value, query: &ListQuery) -> Result<Value> {
+        let resource = resource::normalize_input(body, self.schema)?;
+        let created = write::create(self, resource).await?;
+        Ok(self.project(created, query))
+    }
+
+    /// `PUT /Users/{id}`.
+    pub async fn replace(&self, id: &str, body: Value, query: &ListQuery) -> Result<Value> {
+        let resource = resource::normalize_input(body, self.schema)?;
+        let updated = write::replace(self, id, resource).await?;
+        Ok(self.project(updated, query))
+    }
+
+    /// `PATCH /Users/{id}`.
+    pub async fn patch(&self, id: &str, patch: &PatchRequest, query: &ListQuery) -> Result<Value> {
+        let updated = write::patch(self, id, patch).await?;
+        Ok(self.project(updated, query))
+    }
+
+    /// `DELETE /Users/{id}`.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        write::delete(self, id).await
+    }
+
+    /// Reads one resource by SCIM id, parked (deactivated-by-deletion) ones included.
+    async fn read(&self, id: &str, operation: &'static str) -> Result<Value> {
+        match self.resolve(id).await? {
+            Target::Parked(entry) => entry
+                .parked
+                .ok_or_else(|| Error::bug("parked entry without snapshot")),
+            Target::App { app_id, .. } => {
+                let record = app_calls::fetch(self, &app_id)
+                    .await?
+                    .ok_or_else(|| self.not_found(id))?;
+                convert::to_scim(self, record, operation).await
+            }
+        }
+    }
+
+    /// Which application record (or parked snapshot) a SCIM id names.
+    async fn resolve(&self, id: &str) -> Result<Target> {
+        if id.is_empty() {
+            return Err(self.not_found(id));
+        }
+        match self.map().ids {
+            crate::mapping::IdMode::App => Ok(Target::App {
+                app_id: id.to_string(),
+                entry: None,
+            }),
+            crate::mapping::IdMode::Minted => {
+                let entry = self
+                    .store
+                    .get(self.kind, id)
+                    .await?
+                    .ok_or_else(|| self.not_found(id))?;
+                match &entry.app_id {
+                    Some(app_id) => Ok(Target::App {
+                        app_id: app_id.clone(),
+                        entry: Some(entry),
+                    }),
+                    None if entry.parked.is_some() => Ok(Target::Parked(entry)),
+                    None => Err(self.not_found(id)),
+                }
+            }
+        }
+    }
+
+    fn not_found(&self, id: &str) -> Error {
+        Error::not_found(format!("{} {id} not found", self.kind.name()))
+    }
+
+    fn project(&self, resource: Value, query: &ListQuery) -> Value {
+        resource::project(
+            resource,
+            &query.attributes,
+            &query.excluded_attributes,
+            self.schema,
+        )
+    }
+}
+
+/// What a SCIM id resolves to.
+enum Target {
+    /// A live application record (with its store entry when the mapping mints ids).
+    App {
+        app_id: String,
+        entry: Option<crate::ids::IdEntry>,
+    },
+    /// A user deactivated by deletion: only the sidecar's snapshot exists.
+    Parked(crate::ids::IdEntry),
+}

@@ -1,0 +1,303 @@
+//! Rendering mapping endpoints into application calls, sending them, and reading records, pages
+//! and totals out of the answers. Every substituted value goes through the templates'
+//! percent-encoding; bodies are serialised JSON, so no SCIM value can alter the URL called.
+
+use super::Provisioner;
+use crate::app_client::{AppCall, AppReply, check_status};
+use crate::error::{AppError, Error, Result};
+use crate::mapping::template::encode_query_component;
+use crate::mapping::{Endpoint, JsonPath, Paging, Template};
+use bytes::Bytes;
+use serde_json::Value;
+
+/// Values available to templates in one call.
+#[derive(Clone, Copy)]
+pub(super) enum Vars<'a> {
+    None,
+    Id(&'a str),
+    Value(&'a str),
+}
+
+impl Vars<'_> {
+    fn lookup(&self, name: &str) -> Option<String> {
+        match (self, name) {
+            (Vars::Id(v), "id") | (Vars::Value(v), "value") => Some((*v).to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Builds `path?query` for an endpoint: its path (or `path_override`), its own query templates,
+/// then `extra` parameters (already plain text; encoded here).
+pub(super) fn render(
+    ep: &Endpoint,
+    path_override: Option<&Template>,
+    vars: Vars<'_>,
+    extra_templates: &[(String, Template)],
+    extra: &[(String, String)],
+) -> String {
+    let var = |name: &str| vars.lookup(name);
+    let mut out = path_override.unwrap_or(&ep.path).render_path(&var);
+    let mut first = !out.contains('?');
+    let mut push = |out: &mut String, k: &str, v: &str| {
+        out.push(if first { '?' } else { '&' });
+        first = false;
+        out.push_str(&encode_query_component(k));
+        out.push('=');
+        out.push_str(v);
+    };
+    for (k, t) in ep.query.iter().chain(extra_templates) {
+        let v = t.render_query(&var);
+        push(&mut out, k, &v);
+    }
+    for (k, v) in extra {
+        push(&mut out, k, &encode_query_component(v));
+    }
+    out
+}
+
+/// Sends a call and applies the endpoint's status meanings; returns the parsed JSON body
+/// (`Null` when empty) and the reply headers.
+pub(super) async fn send(
+    p: &Provisioner,
+    ep: &Endpoint,
+    label: &'static str,
+    path_and_query: String,
+    body: Option<&Value>,
+) -> Result<(Value, AppReply)> {
+    let body = match body {
+        Some(v) => Some(Bytes::from(
+            serde_json::to_vec(v).map_err(|e| Error::bug(format!("serialising body: {e}")))?,
+        )),
+        None => None,
+    };
+    let reply = p
+        .client
+        .send(AppCall {
+            method: ep.method.clone(),
+            path_and_query,
+            body,
+            label,
+        })
+        .await?;
+    if ep.not_found_status.contains(&reply.status) {
+        return Err(
+            AppError::NotFound(format!("{} not found in the application", p.kind.name())).into(),
+        );
+    }
+    if ep.conflict_status.contains(&reply.status) {
+        return Err(AppError::Conflict(format!(
+            "a {} with these values already exists",
+            p.kind.name()
+        ))
+        .into());
+    }
+    let mut reply = check_status(reply)?;
+    let json = if reply.body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&reply.body)
+            .map_err(|_| AppError::BadResponse(format!("{label}: the answer is not valid JSON")))?
+    };
+    reply.body = Bytes::new();
+    Ok((json, reply))
+}
+
+/// Takes the record out of an answer (`record` path), `None` when the answer carries none.
+pub(super) fn take_record(ep: &Endpoint, mut body: Value) -> Option<Value> {
+    let record = match &ep.record {
+        Some(path) => path.take(&mut body)?,
+        None => body,
+    };
+    record.is_object().then_some(record)
+}
+
+/// Wraps a payload as the endpoint asks (`{"user": {...}}`).
+pub(super) fn wrap(ep: &Endpoint, payload: Value) -> Value {
+    match &ep.wrap {
+        Some(key) => {
+            let mut m = serde_json::Map::new();
+            m.insert(key.clone(), payload);
+            Value::Object(m)
+        }
+        None => payload,
+    }
+}
+
+/// Reads one record by application id; `None` when the application says it does not exist.
+pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>> {
+    let ep = &p.map().get;
+    let path = render(ep, None, Vars::Id(app_id), &[], &[]);
+    match send(p, ep, "users.get", path, None).await {
+        Ok((body, _)) => take_record(ep, body)
+            .map(Some)
+            .ok_or_else(|| AppError::BadResponse("get: no record in the answer".into()).into()),
+        Err(Error::App(AppError::NotFound(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One page of records from the list endpoint (or a pushdown path), with the total if known.
+pub(super) struct Page {
+    pub records: Vec<Value>,
+    pub total: Option<usize>,
+}
+
+/// Requests `size` records starting at 0-based `offset`, aligned to the application's paging by
+/// the caller. `lookup` adds a pushdown's path and query.
+async fn list_call(
+    p: &Provisioner,
+    paging_params: &[(String, String)],
+    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
+) -> Result<Page> {
+    let list = &p.map().list;
+    let ep = &list.endpoint;
+    let (path_override, templates, vars) = match lookup {
+        Some((path, query, value)) => (path.as_ref(), query, Vars::Value(value)),
+        None => (None, &[][..], Vars::None),
+    };
+    let pq = render(ep, path_override, vars, templates, paging_params);
+    let (mut body, reply) = send(p, ep, "users.list", pq, None).await?;
+    let total = match (&list.total, &list.total_header) {
+        (Some(path), _) => path.get(&body).and_then(as_count),
+        (None, Some(h)) => reply
+            .headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
+        (None, None) => None,
+    };
+    let records = match &list.records {
+        Some(path) => path.take(&mut body),
+        None => Some(body),
+    };
+    let Some(Value::Array(records)) = records else {
+        let at = list
+            .records
+            .as_ref()
+            .map(JsonPath::to_string)
+            .unwrap_or_else(|| "the top level".into());
+        return Err(AppError::BadResponse(format!("list: no array of records at {at}")).into());
+    };
+    Ok(Page { records, total })
+}
+
+fn as_count(v: &Value) -> Option<usize> {
+    match v {
+        Value::Number(n) => n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Records `[offset, offset + count)` of the application's list (optionally narrowed by a
+/// pushdown), and the application's total when it reports one.
+pub(super) async fn fetch_range(
+    p: &Provisioner,
+    offset: usize,
+    count: usize,
+    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
+) -> Result<Page> {
+    let paging = &p.map().list.paging;
+    match paging {
+        Paging::None => {
+            let mut page = list_call(p, &[], lookup).await?;
+            let all = page.records.len();
+            let total = page.total.unwrap_or(all);
+            page.records = page.records.into_iter().skip(offset).take(count).collect();
+            Ok(Page {
+                records: page.records,
+                total: Some(total),
+            })
+        }
+        Paging::Page {
+            page_param,
+            size_param,
+            first_page,
+            max_size,
+        } => {
+            let size = (*max_size).max(1);
+            let mut page_no = (offset / size) as u64;
+            let mut skip = offset % size;
+            let mut out = Vec::new();
+            let mut total = None;
+            loop {
+                let params = [
+                    (page_param.clone(), (first_page + page_no).to_string()),
+                    (size_param.clone(), size.to_string()),
+                ];
+                let page = list_call(p, &params, lookup).await?;
+                total = total.or(page.total);
+                let got = page.records.len();
+                out.extend(page.records.into_iter().skip(skip).take(count - out.len()));
+                skip = 0;
+                page_no += 1;
+                let seen = page_no as usize * size;
+                if got < size || out.len() >= count || total.is_some_and(|t| seen >= t) {
+                    break;
+                }
+            }
+            Ok(Page {
+                records: out,
+                total,
+            })
+        }
+        Paging::Offset {
+            offset_param,
+            size_param,
+            max_size,
+        } => {
+            let size = (*max_size).max(1);
+            let mut at = offset;
+            let mut out = Vec::new();
+            let mut total = None;
+            loop {
+                let want = (count - out.len()).min(size).max(1);
+                let params = [
+                    (offset_param.clone(), at.to_string()),
+                    (size_param.clone(), want.to_string()),
+                ];
+                let page = list_call(p, &params, lookup).await?;
+                total = total.or(page.total);
+                let got = page.records.len();
+                out.extend(page.records.into_iter().take(count - out.len()));
+                at += got;
+                if got < want || out.len() >= count || total.is_some_and(|t| at >= t) {
+                    break;
+                }
+            }
+            Ok(Page {
+                records: out,
+                total,
+            })
+        }
+    }
+}
+
+/// Every record (optionally narrowed by a pushdown), refusing with `tooMany` past `max_scan`.
+pub(super) async fn scan_all(
+    p: &Provisioner,
+    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
+) -> Result<Vec<Value>> {
+    let max_scan = p.map().max_scan;
+    // Ask for one more than the bound: getting it proves the bound is exceeded.
+    let page = fetch_range(p, 0, max_scan.saturating_add(1), lookup).await?;
+    if page.records.len() > max_scan {
+        return Err(Error::too_many(format!(
+            "this filter must be evaluated by the sidecar over more than {max_scan} records; \
+             narrow it with an attribute the application can search (e.g. userName eq)"
+        )));
+    }
+    Ok(page.records)
+}
+
+/// The application id in a record, as text.
+pub(super) fn app_id_of(p: &Provisioner, record: &Value) -> Result<String> {
+    match p.map().id_field.get(record) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => {
+            Err(AppError::BadResponse(format!("record has no id at `{}`", p.map().id_field)).into())
+        }
+    }
+}

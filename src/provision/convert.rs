@@ -1,0 +1,103 @@
+//! Application record → SCIM resource: attribute rules, the `from_app` hook, the SCIM id (the
+//! application's, or a minted one from the store), attributes kept by the sidecar, and `meta`.
+
+use super::Provisioner;
+use super::app_calls::app_id_of;
+use crate::error::Result;
+use crate::ids::IdEntry;
+use crate::mapping::{DeactivationMode, IdMode};
+use serde_json::{Map, Value, json};
+
+/// The hook context: which operation and resource type a hook runs for.
+pub(super) fn hook_ctx(p: &Provisioner, operation: &str) -> Value {
+    json!({ "operation": operation, "resource": p.kind.name() })
+}
+
+/// Converts one application record into a SCIM resource.
+pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
+    let map = p.map();
+    let app_id = app_id_of(p, &record)?;
+    let mut scim = map.rules.app_to_scim(&record)?;
+    if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.from_app) {
+        scim = script.call_hook(hook, record, scim, hook_ctx(p, operation))?;
+    }
+    let entry = entry_for_app_id(p, &app_id).await?;
+    let scim_id = entry.as_ref().map_or(app_id, |e| e.scim_id.clone());
+    if let Some(e) = &entry {
+        map.rules.merge_kept(&mut scim, &e.kept);
+    }
+    if map.deactivation == DeactivationMode::Delete
+        && let Some(obj) = scim.as_object_mut()
+    {
+        // A record that exists in the application is active: deactivation deletes it.
+        obj.entry("active").or_insert(Value::Bool(true));
+    }
+    Ok(finish(p, scim, &scim_id))
+}
+
+/// Sets `id` and `meta` (keeping `meta.created`/`lastModified` produced by the rules).
+pub(super) fn finish(p: &Provisioner, mut scim: Value, scim_id: &str) -> Value {
+    let Some(obj) = scim.as_object_mut() else {
+        return scim;
+    };
+    let mut meta = match obj.remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    meta.insert("resourceType".into(), Value::String(p.kind.name().into()));
+    meta.insert(
+        "location".into(),
+        Value::String(format!(
+            "{}/{}",
+            p.location_base,
+            crate::mapping::template::encode_query_component(scim_id)
+        )),
+    );
+    // `id` first: easier to read in logs and by admins.
+    let mut out = Map::with_capacity(obj.len() + 2);
+    out.insert("id".into(), Value::String(scim_id.to_string()));
+    for (k, v) in std::mem::take(obj) {
+        if k != "id" {
+            out.insert(k, v);
+        }
+    }
+    out.insert("meta".into(), Value::Object(meta));
+    Value::Object(out)
+}
+
+/// The store entry for an application record: looked up by application id; with minted ids a
+/// record seen for the first time (created outside the sidecar) gets a new SCIM id.
+pub(super) async fn entry_for_app_id(p: &Provisioner, app_id: &str) -> Result<Option<IdEntry>> {
+    let map = p.map();
+    match map.ids {
+        IdMode::App => {
+            if map.rules.rules.iter().any(|r| r.store) {
+                p.store.get(p.kind, app_id).await
+            } else {
+                Ok(None)
+            }
+        }
+        IdMode::Minted => {
+            if let Some(e) = p.store.find_by_app_id(p.kind, app_id).await? {
+                return Ok(Some(e));
+            }
+            let _guard = p.mint_lock.lock().await;
+            if let Some(e) = p.store.find_by_app_id(p.kind, app_id).await? {
+                return Ok(Some(e));
+            }
+            let entry = IdEntry {
+                scim_id: mint_id(),
+                app_id: Some(app_id.to_string()),
+                kept: Map::new(),
+                parked: None,
+            };
+            p.store.put(p.kind, entry.clone()).await?;
+            Ok(Some(entry))
+        }
+    }
+}
+
+/// A new stable SCIM id.
+pub(super) fn mint_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,493 @@
+//! Create, replace, patch and delete, with the mapping's deactivation semantics:
+//! - `field`: `active` is an ordinary attribute rule, part of the update call;
+//! - `endpoint`: a change of `active` calls the deactivate/reactivate endpoint;
+//! - `delete`: deactivation deletes the application record and parks the SCIM resource in the
+//!   store (GET still answers, `active: false`); reactivation re-creates the record under the
+//!   same SCIM id.
+//!
+//! Updates send only what changed: the new resource is mapped onto the current record and
+//! compared with the current resource mapped the same way; no difference means no update call.
+
+use super::app_calls::{self, Vars, app_id_of, render, send, take_record, wrap};
+use super::convert::{finish, hook_ctx, mint_id, to_scim};
+use super::{Provisioner, Target};
+use crate::error::{AppError, ClientError, Error, Result};
+use crate::ids::{IdEntry, Lookup};
+use crate::mapping::rules::WriteKind;
+use crate::mapping::{DeactivationMode, Endpoint, IdMode, OnDuplicate, UpdateBody};
+use crate::scim::patch::{PatchRequest, apply_patch};
+use serde_json::{Map, Value};
+
+fn active_of(resource: &Value) -> bool {
+    resource
+        .get("active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+fn set_active(resource: &mut Value, active: bool) {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.insert("active".into(), Value::Bool(active));
+    }
+}
+
+fn text<'a>(resource: &'a Value, key: &str) -> Option<&'a str> {
+    resource.get(key).and_then(Value::as_str)
+}
+
+fn not_supported(what: &str) -> Error {
+    ClientError::NotImplemented(format!("this mapping cannot {what}")).into()
+}
+
+/// Maps a SCIM resource onto `base` (an application record, or `{}`) and runs `to_app`.
+fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -> Result<Value> {
+    let map = p.map();
+    map.rules.scim_to_app(resource, &mut base, kind)?;
+    if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.to_app) {
+        let op = match kind {
+            WriteKind::Create => "create",
+            WriteKind::Update => "update",
+        };
+        base = script.call_hook(hook, resource.clone(), base, hook_ctx(p, op))?;
+    }
+    Ok(base)
+}
+
+/// Remembers `userName` / `externalId` → SCIM id after a write.
+async fn remember(p: &Provisioner, resource: &Value) {
+    let Some(id) = text(resource, "id") else {
+        return;
+    };
+    if let Some(name) = text(resource, "userName") {
+        p.cache.insert(Lookup::UserName, name, id).await;
+    }
+    if let Some(ext) = text(resource, "externalId") {
+        p.cache.insert(Lookup::ExternalId, ext, id).await;
+    }
+}
+
+/// Calls a record-returning endpoint for `app_id` without a body (deactivate, reactivate).
+async fn call_plain(
+    p: &Provisioner,
+    ep: &Endpoint,
+    label: &'static str,
+    app_id: &str,
+) -> Result<Option<Value>> {
+    let (answer, _) = send(
+        p,
+        ep,
+        label,
+        render(ep, None, Vars::Id(app_id), &[], &[]),
+        None,
+    )
+    .await?;
+    Ok(take_record(ep, answer))
+}
+
+/// `POST /Users`.
+pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
+    let map = p.map();
+    if map.create.is_none() {
+        return Err(not_supported("create users"));
+    }
+    let user_name = match text(&resource, "userName") {
+        Some(n) if !n.trim().is_empty() => n.to_string(),
+        _ => return Err(Error::invalid_value("userName is required")),
+    };
+    let active = active_of(&resource);
+    if map.deactivation == DeactivationMode::Delete && !active {
+        // Created inactive where inactive means "not in the application": park it directly.
+        return park_new(p, resource).await;
+    }
+    let record = match app_create(p, &resource).await {
+        Ok(r) => r,
+        Err(Error::App(AppError::Conflict(_))) => {
+            return match map.on_duplicate {
+                OnDuplicate::Conflict => Err(Error::uniqueness(format!(
+                    "a User with userName \"{user_name}\" already exists"
+                ))),
+                OnDuplicate::Adopt => adopt(p, resource, &user_name).await,
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let app_id = app_id_of(p, &record)?;
+    let kept = map.rules.kept_from_scim(&resource);
+    if map.ids == IdMode::Minted || !kept.is_empty() {
+        let scim_id = match map.ids {
+            IdMode::App => app_id.clone(),
+            IdMode::Minted => mint_id(),
+        };
+        let entry = IdEntry {
+            scim_id,
+            app_id: Some(app_id.clone()),
+            kept,
+            parked: None,
+        };
+        p.store.put(p.kind, entry).await?;
+    }
+    let mut record = record;
+    if map.deactivation == DeactivationMode::Endpoint && !active {
+        let ep = map
+            .deactivate
+            .as_ref()
+            .ok_or_else(|| not_supported("deactivate users"))?;
+        if let Some(r) = call_plain(p, ep, "users.deactivate", &app_id).await? {
+            record = r;
+        }
+    }
+    let scim = to_scim(p, record, "create").await?;
+    remember(p, &scim).await;
+    Ok(scim)
+}
+
+/// Sends the create call; returns the created record (read back when the answer has none).
+async fn app_create(p: &Provisioner, resource: &Value) -> Result<Value> {
+    let map = p.map();
+    let ep = map
+        .create
+        .as_ref()
+        .ok_or_else(|| not_supported("create users"))?;
+    let payload = to_app(p, resource, Value::Object(Map::new()), WriteKind::Create)?;
+    let body = wrap(ep, payload);
+    let (answer, reply) = send(
+        p,
+        ep,
+        "users.create",
+        render(ep, None, Vars::None, &[], &[]),
+        Some(&body),
+    )
+    .await?;
+    if let Some(record) = take_record(ep, answer) {
+        return Ok(record);
+    }
+    // Some APIs answer 201 with only a Location header: read the record back once.
+    let id = reply
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| loc.trim_end_matches('/').rsplit('/').next())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            AppError::BadResponse("create: no record and no Location in the answer".into())
+        })?;
+    app_calls::fetch(p, &id).await?.ok_or_else(|| {
+        AppError::BadResponse("create: the created record cannot be read back".into()).into()
+    })
+}
+
+/// `on_duplicate = "adopt"`: the existing user takes the sent values.
+async fn adopt(p: &Provisioner, resource: Value, user_name: &str) -> Result<Value> {
+    let existing = super::list::find_user_name(p, user_name)
+        .await?
+        .ok_or_else(|| {
+            Error::uniqueness(format!(
+                "a User with userName \"{user_name}\" already exists but cannot be found to adopt"
+            ))
+        })?;
+    let id = text(&existing, "id").unwrap_or_default().to_string();
+    replace(p, &id, resource).await
+}
+
+/// A new user that starts deactivated under `deactivation = "delete"`: only the store holds it.
+async fn park_new(p: &Provisioner, mut resource: Value) -> Result<Value> {
+    let scim_id = mint_id();
+    set_active(&mut resource, false);
+    let kept = p.map().rules.kept_from_scim(&resource);
+    let snapshot = finish(p, resource, &scim_id);
+    let entry = IdEntry {
+        scim_id,
+        app_id: None,
+        kept,
+        parked: Some(snapshot.clone()),
+    };
+    p.store.put(p.kind, entry).await?;
+    remember(p, &snapshot).await;
+    Ok(snapshot)
+}
+
+/// `PUT /Users/{id}`.
+pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result<Value> {
+    match p.resolve(id).await? {
+        Target::Parked(entry) => {
+            if new.get("active").is_none() {
+                set_active(&mut new, false);
+            }
+            update_parked(p, entry, new).await
+        }
+        Target::App { app_id, entry } => {
+            let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
+                return Box::pin(replace(p, id, new)).await;
+            };
+            let current = to_scim(p, record.clone(), "update").await?;
+            // A PUT without `active` keeps the current state rather than reactivating.
+            if new.get("active").is_none() {
+                set_active(&mut new, active_of(&current));
+            }
+            update_live(p, &app_id, entry, record, current, new).await
+        }
+    }
+}
+
+/// `PATCH /Users/{id}`.
+pub(super) async fn patch(p: &Provisioner, id: &str, request: &PatchRequest) -> Result<Value> {
+    match p.resolve(id).await? {
+        Target::Parked(entry) => {
+            let mut new = entry.parked.clone().unwrap_or(Value::Null);
+            let before = new.clone();
+            apply_patch(&mut new, request, p.schema)?;
+            if new == before {
+                return Ok(before);
+            }
+            update_parked(p, entry, new).await
+        }
+        Target::App { app_id, entry } => {
+            let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
+                return Box::pin(patch(p, id, request)).await;
+            };
+            let current = to_scim(p, record.clone(), "update").await?;
+            let mut new = current.clone();
+            apply_patch(&mut new, request, p.schema)?;
+            if new == current {
+                // Nothing changes (an empty Operations list, a repeated value): no application call.
+                return Ok(current);
+            }
+            update_live(p, &app_id, entry, record, current, new).await
+        }
+    }
+}
+
+/// Reads the live record. `Ok(None)` means the record vanished while a parked snapshot exists
+/// (a deactivation interrupted between its steps): the caller retries on the parked snapshot.
+async fn fetch_live(
+    p: &Provisioner,
+    id: &str,
+    app_id: &str,
+    entry: &Option<IdEntry>,
+) -> Result<Option<Value>> {
+    match app_calls::fetch(p, app_id).await? {
+        Some(r) => Ok(Some(r)),
+        None => match entry {
+            Some(e) if e.parked.is_some() => {
+                let mut e = e.clone();
+                e.app_id = None;
+                p.store.put(p.kind, e).await?;
+                Ok(None)
+            }
+            _ => Err(p.not_found(id)),
+        },
+    }
+}
+
+/// Applies `new` to a live record: update call if mapped fields change, (de)activation, kept
+/// attributes. `record`/`current` are the record and its SCIM form before the change.
+async fn update_live(
+    p: &Provisioner,
+    app_id: &str,
+    entry: Option<IdEntry>,
+    record: Value,
+    current: Value,
+    new: Value,
+) -> Result<Value> {
+    let map = p.map();
+    map.rules.check_immutable(&current, &new)?;
+    let (old_active, new_active) = (active_of(&current), active_of(&new));
+    if map.deactivation == DeactivationMode::Delete && old_active && !new_active {
+        let entry = entry.ok_or_else(|| Error::bug("deactivation by deletion needs minted ids"))?;
+        return deactivate_by_delete(p, app_id, entry, new).await;
+    }
+
+    let mut latest: Option<Value> = None;
+    let mut changed = false;
+
+    let baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
+    let desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
+    if desired != baseline {
+        let (ep, body_kind) = map
+            .update
+            .as_ref()
+            .ok_or_else(|| not_supported("update users"))?;
+        let payload = match body_kind {
+            UpdateBody::Full => desired,
+            UpdateBody::Changes => changes(&baseline, desired),
+        };
+        let body = wrap(ep, payload);
+        let (answer, _) = send(
+            p,
+            ep,
+            "users.update",
+            render(ep, None, Vars::Id(app_id), &[], &[]),
+            Some(&body),
+        )
+        .await?;
+        latest = take_record(ep, answer);
+        changed = true;
+    }
+
+    if map.deactivation == DeactivationMode::Endpoint && old_active != new_active {
+        let (ep, label) = if new_active {
+            (map.reactivate.as_ref(), "users.reactivate")
+        } else {
+            (map.deactivate.as_ref(), "users.deactivate")
+        };
+        let ep = ep.ok_or_else(|| not_supported("change a user's active state"))?;
+        latest = call_plain(p, ep, label, app_id).await?;
+        changed = true;
+    }
+
+    let kept = map.rules.kept_from_scim(&new);
+    let old_kept = entry.as_ref().map(|e| e.kept.clone()).unwrap_or_default();
+    if kept != old_kept {
+        let mut e = entry.unwrap_or_else(|| IdEntry {
+            scim_id: app_id.to_string(),
+            app_id: Some(app_id.to_string()),
+            kept: Map::new(),
+            parked: None,
+        });
+        e.kept = kept;
+        p.store.put(p.kind, e).await?;
+        changed = true;
+    }
+
+    if !changed {
+        return Ok(current);
+    }
+    let record = match latest {
+        Some(r) => r,
+        None => app_calls::fetch(p, app_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("the record vanished during the update".into()))?,
+    };
+    let updated = to_scim(p, record, "update").await?;
+    forget_renamed(p, &current, &updated).await;
+    remember(p, &updated).await;
+    Ok(updated)
+}
+
+/// Drops cache entries for a `userName`/`externalId` that changed.
+async fn forget_renamed(p: &Provisioner, before: &Value, after: &Value) {
+    for (key, which) in [
+        ("userName", Lookup::UserName),
+        ("externalId", Lookup::ExternalId),
+    ] {
+        if let Some(old) = text(before, key)
+            && text(after, key) != Some(old)
+        {
+            p.cache.invalidate(which, old).await;
+        }
+    }
+}
+
+/// The top-level fields of `desired` that differ from `baseline` (for `send = "changes"`).
+fn changes(baseline: &Value, desired: Value) -> Value {
+    let Value::Object(desired) = desired else {
+        return desired;
+    };
+    let out: Map<String, Value> = desired
+        .into_iter()
+        .filter(|(k, v)| baseline.get(k) != Some(v))
+        .collect();
+    Value::Object(out)
+}
+
+/// Deactivation by deletion: park the resource first, then delete the record, then mark the
+/// entry detached, so a crash between steps never loses the user.
+async fn deactivate_by_delete(
+    p: &Provisioner,
+    app_id: &str,
+    mut entry: IdEntry,
+    mut new: Value,
+) -> Result<Value> {
+    let map = p.map();
+    let ep = map
+        .delete
+        .as_ref()
+        .ok_or_else(|| not_supported("delete users"))?;
+    set_active(&mut new, false);
+    let snapshot = finish(p, new, &entry.scim_id);
+    entry.kept = map.rules.kept_from_scim(&snapshot);
+    entry.parked = Some(snapshot.clone());
+    p.store.put(p.kind, entry.clone()).await?;
+    match send(
+        p,
+        ep,
+        "users.delete",
+        render(ep, None, Vars::Id(app_id), &[], &[]),
+        None,
+    )
+    .await
+    {
+        Ok(_) | Err(Error::App(AppError::NotFound(_))) => {}
+        Err(e) => return Err(e),
+    }
+    entry.app_id = None;
+    p.store.put(p.kind, entry).await?;
+    Ok(snapshot)
+}
+
+/// A parked user changes: reactivation re-creates the record under the same SCIM id; otherwise
+/// only the snapshot changes.
+async fn update_parked(p: &Provisioner, mut entry: IdEntry, new: Value) -> Result<Value> {
+    let map = p.map();
+    if let Some(old) = &entry.parked {
+        map.rules.check_immutable(old, &new)?;
+    }
+    if !active_of(&new) {
+        let snapshot = finish(p, new, &entry.scim_id);
+        entry.kept = map.rules.kept_from_scim(&snapshot);
+        entry.parked = Some(snapshot.clone());
+        p.store.put(p.kind, entry).await?;
+        remember(p, &snapshot).await;
+        return Ok(snapshot);
+    }
+    let record = match app_create(p, &new).await {
+        Ok(r) => r,
+        Err(Error::App(AppError::Conflict(_))) => {
+            return Err(Error::uniqueness(
+                "cannot reactivate: the application already has a user with these values",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    entry.app_id = Some(app_id_of(p, &record)?);
+    entry.kept = map.rules.kept_from_scim(&new);
+    entry.parked = None;
+    p.store.put(p.kind, entry).await?;
+    let scim = to_scim(p, record, "update").await?;
+    remember(p, &scim).await;
+    Ok(scim)
+}
+
+/// `DELETE /Users/{id}`.
+pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
+    let map = p.map();
+    match p.resolve(id).await? {
+        Target::Parked(_) => {}
+        Target::App { app_id, entry } => {
+            let ep = map
+                .delete
+                .as_ref()
+                .ok_or_else(|| not_supported("delete users"))?;
+            match send(
+                p,
+                ep,
+                "users.delete",
+                render(ep, None, Vars::Id(&app_id), &[], &[]),
+                None,
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(Error::App(AppError::NotFound(_)))
+                    if entry.as_ref().is_some_and(|e| e.parked.is_some()) => {}
+                Err(Error::App(AppError::NotFound(_))) => return Err(p.not_found(id)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if map.ids == IdMode::Minted || map.rules.rules.iter().any(|r| r.store) {
+        p.store.remove(p.kind, id).await?;
+    }
+    p.cache.invalidate_id(id).await;
+    Ok(())
+}

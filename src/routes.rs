@@ -1,0 +1,378 @@
+//! (method, path) → handler. Handlers only orchestrate: authenticate, parse the SCIM request with
+//! [`crate::scim`], call the [`crate::provision`] engine, and render the answer or the error.
+//! Errors are logged here, once, at the level their side deserves.
+
+use crate::auth::TokenVerifier;
+use crate::config::ServerSettings;
+use crate::error::{ClientError, Error, Side};
+use crate::provision::Provisioner;
+use crate::scim::discovery::Discovery;
+use crate::scim::{self, ResourceKind, list, patch};
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::Value;
+
+/// Everything a request needs, built once per loaded configuration.
+pub struct ServiceState {
+    pub settings: ServerSettings,
+    pub verifier: TokenVerifier,
+    pub discovery: Discovery,
+    pub users: Provisioner,
+}
+
+/// Renders a JSON answer as `application/scim+json`.
+pub fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/scim+json; charset=utf-8"),
+    );
+    resp
+}
+
+/// Renders an error as the RFC 7644 envelope, with `Retry-After`, `WWW-Authenticate` and `Allow`
+/// where the status calls for them.
+pub fn error_response(err: &Error) -> Response<Full<Bytes>> {
+    let class = err.class();
+    let mut resp = json_response(class.status, &scim::error_json(err));
+    if let Some(secs) = class.retry_after {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if class.status == 401 {
+        resp.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"scim\""),
+        );
+    }
+    resp
+}
+
+/// Logs an error once, at the level its side deserves, then renders it.
+fn fail(err: Error) -> Response<Full<Bytes>> {
+    let status = err.class().status;
+    match (&err, err.side()) {
+        (_, Side::Client) => tracing::debug!(status, error = %err, "client error"),
+        (_, Side::App) => tracing::warn!(status, error = %err, "application error"),
+        (Error::Internal(crate::error::InternalError::Script { hook, message }), _) => {
+            tracing::error!(status, hook = %hook, error = %message, "script error")
+        }
+        (Error::Internal(crate::error::InternalError::Bug(m)), _) => {
+            tracing::error!(status, error = %m, "internal error")
+        }
+        (Error::Internal(crate::error::InternalError::Store(m)), _) => {
+            tracing::error!(status, error = %m, "store error")
+        }
+        _ => tracing::error!(status, error = %err, "internal error"),
+    }
+    error_response(&err)
+}
+
+fn method_not_allowed(method: &Method, allow: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = fail(
+        ClientError::MethodNotAllowed {
+            method: method.to_string(),
+        }
+        .into(),
+    );
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+fn record(operation: &'static str, resource: &'static str) {
+    let span = tracing::Span::current();
+    span.record("operation", operation);
+    span.record("resource", resource);
+}
+
+/// Entry point from the stack.
+pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    // Liveness for container health checks: outside the SCIM base path, no token needed.
+    if path == "/healthz" {
+        record("health", "-");
+        return json_response(200, &serde_json::json!({"status": "ok"}));
+    }
+    let base = state.settings.base_path.as_str();
+    let Some(rest) = path
+        .strip_prefix(base)
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    else {
+        record("unknown", "-");
+        return fail(Error::not_found("no SCIM endpoint at this path"));
+    };
+    // Both `/scim/v2/Users` and `/scim/v2/Users/` are the same resource.
+    let rest = rest.trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !state.verifier.verify(authorization) {
+        record("auth", "-");
+        return fail(ClientError::Unauthorized.into());
+    }
+
+    let method = req.method().clone();
+    let query = req.uri().query().map(str::to_string);
+    let body = req.into_body();
+    let segs: Vec<String> = segments.iter().map(|s| percent_decode(s)).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+
+    match segs.as_slice() {
+        [] => fail(Error::not_found("no SCIM endpoint at the base path itself")),
+        [ep] if ep.eq_ignore_ascii_case("Users") => match method {
+            Method::GET => {
+                record("list", "User");
+                list_resources(state, ResourceKind::User, query.as_deref()).await
+            }
+            Method::POST => {
+                record("create", "User");
+                create_resource(state, ResourceKind::User, query.as_deref(), &body).await
+            }
+            _ => method_not_allowed(&method, "GET, POST"),
+        },
+        [ep, id] if ep.eq_ignore_ascii_case("Users") => {
+            if id.eq_ignore_ascii_case(".search") {
+                record("search", "User");
+                return fail(
+                    ClientError::NotImplemented(
+                        "POST .search is not supported; use GET with filter".into(),
+                    )
+                    .into(),
+                );
+            }
+            match method {
+                Method::GET => {
+                    record("get", "User");
+                    get_resource(state, ResourceKind::User, id, query.as_deref()).await
+                }
+                Method::PUT => {
+                    record("replace", "User");
+                    replace_resource(state, ResourceKind::User, id, query.as_deref(), &body).await
+                }
+                Method::PATCH => {
+                    record("patch", "User");
+                    patch_resource(state, ResourceKind::User, id, query.as_deref(), &body).await
+                }
+                Method::DELETE => {
+                    record("delete", "User");
+                    delete_resource(state, ResourceKind::User, id).await
+                }
+                _ => method_not_allowed(&method, "GET, PUT, PATCH, DELETE"),
+            }
+        }
+        [ep, ..] if ep.eq_ignore_ascii_case("Groups") => {
+            record("any", "Group");
+            fail(Error::not_found(
+                "this sidecar's mapping does not serve Groups",
+            ))
+        }
+        [ep] if ep.eq_ignore_ascii_case("ServiceProviderConfig") => {
+            record("discovery", "ServiceProviderConfig");
+            if method != Method::GET {
+                return method_not_allowed(&method, "GET");
+            }
+            json_response(200, &state.discovery.service_provider_config)
+        }
+        [ep, rest @ ..] if ep.eq_ignore_ascii_case("ResourceTypes") && rest.len() <= 1 => {
+            record("discovery", "ResourceType");
+            if method != Method::GET {
+                return method_not_allowed(&method, "GET");
+            }
+            match rest {
+                [] => json_response(200, &state.discovery.resource_types),
+                [name] => match state.discovery.resource_type(name) {
+                    Some(doc) => json_response(200, doc),
+                    None => fail(Error::not_found(format!("no resource type named {name}"))),
+                },
+                _ => fail(Error::not_found("no such resource type")),
+            }
+        }
+        [ep, rest @ ..] if ep.eq_ignore_ascii_case("Schemas") && rest.len() <= 1 => {
+            record("discovery", "Schema");
+            if method != Method::GET {
+                return method_not_allowed(&method, "GET");
+            }
+            match rest {
+                [] => json_response(200, &state.discovery.schemas),
+                [urn] => match state.discovery.schema(urn) {
+                    Some(doc) => json_response(200, doc),
+                    None => fail(Error::not_found(format!("no schema {urn}"))),
+                },
+                _ => fail(Error::not_found("no such schema")),
+            }
+        }
+        [ep, ..]
+            if ["Bulk", "Me", ".search"]
+                .iter()
+                .any(|e| ep.eq_ignore_ascii_case(e)) =>
+        {
+            record("unsupported", "-");
+            fail(
+                ClientError::NotImplemented(format!(
+                    "/{ep} is not supported by this service provider"
+                ))
+                .into(),
+            )
+        }
+        _ => {
+            record("unknown", "-");
+            fail(Error::not_found("no SCIM endpoint at this path"))
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn service(state: &ServiceState, kind: ResourceKind) -> &Provisioner {
+    match kind {
+        ResourceKind::User | ResourceKind::Group => &state.users,
+    }
+}
+
+/// Parses a JSON body; non-UTF-8 and malformed JSON are `invalidSyntax`.
+fn parse_body(body: &Bytes) -> Result<Value, Error> {
+    if body.is_empty() {
+        return Err(Error::invalid_syntax("the request body is empty"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Error::invalid_syntax(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn parse_query(state: &ServiceState, query: Option<&str>) -> Result<list::ListQuery, Error> {
+    list::parse_query(
+        query,
+        state.settings.default_count,
+        state.settings.max_results,
+    )
+}
+
+fn with_location(mut resp: Response<Full<Bytes>>, resource: &Value) -> Response<Full<Bytes>> {
+    if let Some(loc) = resource.pointer("/meta/location").and_then(Value::as_str)
+        && let Ok(v) = HeaderValue::from_str(loc)
+    {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
+}
+
+async fn list_resources(
+    state: &ServiceState,
+    kind: ResourceKind,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let q = parse_query(state, query)?;
+        service(state, kind).list(&q).await
+    }
+    .await;
+    match result {
+        Ok(body) => json_response(200, &body),
+        Err(e) => fail(e),
+    }
+}
+
+async fn get_resource(
+    state: &ServiceState,
+    kind: ResourceKind,
+    id: &str,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let q = parse_query(state, query)?;
+        service(state, kind).get(id, &q).await
+    }
+    .await;
+    match result {
+        Ok(body) => json_response(200, &body),
+        Err(e) => fail(e),
+    }
+}
+
+async fn create_resource(
+    state: &ServiceState,
+    kind: ResourceKind,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let q = parse_query(state, query)?;
+        let value = parse_body(body)?;
+        service(state, kind).create(value, &q).await
+    }
+    .await;
+    match result {
+        Ok(resource) => with_location(json_response(201, &resource), &resource),
+        Err(e) => fail(e),
+    }
+}
+
+async fn replace_resource(
+    state: &ServiceState,
+    kind: ResourceKind,
+    id: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let q = parse_query(state, query)?;
+        let value = parse_body(body)?;
+        service(state, kind).replace(id, value, &q).await
+    }
+    .await;
+    match result {
+        Ok(resource) => with_location(json_response(200, &resource), &resource),
+        Err(e) => fail(e),
+    }
+}
+
+async fn patch_resource(
+    state: &ServiceState,
+    kind: ResourceKind,
+    id: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let q = parse_query(state, query)?;
+        let value = parse_body(body)?;
+        let request = patch::parse_patch(&value)?;
+        service(state, kind).patch(id, &request, &q).await
+    }
+    .await;
+    match result {
+        Ok(resource) => with_location(json_response(200, &resource), &resource),
+        Err(e) => fail(e),
+    }
+}
+
+async fn delete_resource(
+    state: &ServiceState,
+    kind: ResourceKind,
+    id: &str,
+) -> Response<Full<Bytes>> {
+    match service(state, kind).delete(id).await {
+        Ok(()) => {
+            let mut resp = Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            resp
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,78 @@
+//! Builds everything one configuration needs to serve — mapping, application client, id store,
+//! caches, discovery documents, token verifier — once, off the request path.
+
+use crate::app_client::{AppClient, ClientSettings};
+use crate::auth::TokenVerifier;
+use crate::config::{Config, StoreSettings};
+use crate::ids::{FileStore, IdCache, IdStore, MemoryStore};
+use crate::mapping::{self, Mapping};
+use crate::provision::Provisioner;
+use crate::routes::ServiceState;
+use crate::scim::ResourceKind;
+use crate::scim::discovery::{Advertised, Discovery, Features};
+use std::sync::Arc;
+
+/// Loads the mapping named by the config (reporting every problem at once).
+pub fn load_mapping(config: &Config) -> Result<Mapping, String> {
+    mapping::load_mapping(&config.mapping_file, config.app_base_url.as_deref())
+        .map_err(|e| e.to_string())
+}
+
+/// Builds the service state from a config and an already-loaded mapping.
+pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState>, String> {
+    let mapping = Arc::new(mapping);
+    let app = &mapping.app;
+    let client = AppClient::new(ClientSettings {
+        base_url: app.base_url.clone(),
+        headers: app
+            .headers
+            .iter()
+            .map(|(name, value, secret)| (name.clone(), value.expose().to_string(), *secret))
+            .collect(),
+        timeout: app.timeout,
+        connect_timeout: app.connect_timeout,
+        retries: app.retries,
+    })?;
+    let store: Arc<dyn IdStore> = match &config.store {
+        StoreSettings::Memory => Arc::new(MemoryStore::new()),
+        StoreSettings::File(path) => Arc::new(
+            FileStore::open(path).map_err(|e| format!("store.path {}: {e}", path.display()))?,
+        ),
+    };
+    let public_url = config.server.public_url.clone();
+    let users = Provisioner::new(
+        ResourceKind::User,
+        mapping.clone(),
+        client,
+        store,
+        IdCache::new(&config.cache),
+        &public_url,
+    );
+    let rules = &mapping.users.rules;
+    let features = Features {
+        patch: mapping.users.update.is_some() || mapping.users.deactivate.is_some(),
+        filter_max_results: config.server.max_results,
+        change_password: rules.rules.iter().any(|r| {
+            !r.read_only
+                && r.scim_text
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("password"))
+        }),
+        etag: false,
+        documentation_uri: None,
+    };
+    let discovery = Discovery::build(
+        &features,
+        &[Advertised {
+            kind: ResourceKind::User,
+            attributes: rules.advertised(),
+        }],
+        &public_url,
+    );
+    Ok(Arc::new(ServiceState {
+        settings: config.server.clone(),
+        verifier: TokenVerifier::new(&config.auth),
+        discovery,
+        users,
+    }))
+}

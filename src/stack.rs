@@ -1,0 +1,357 @@
+//! The only place the tower layers are composed. Every layer has a comment saying why it exists
+//! and why it sits where it does. Outermost first:
+//!
+//! request id → propagate id → sensitive headers → trace span → SCIM error envelope →
+//! layer-error mapping → timeout → load shed → concurrency limit → panic guard → body limit →
+//! router.
+//!
+//! Every answer leaves this stack as SCIM: errors raised by layers (timeout, overload, panic,
+//! oversized body) are rendered as RFC 7644 error JSON, and any stray non-SCIM error answer is
+//! rewritten by the envelope layer.
+
+use crate::error::{ClientError, Error, InternalError};
+use crate::routes::{self, ServiceState};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tower::util::BoxCloneSyncService;
+use tower::{BoxError, Layer, Service, ServiceBuilder};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tracing::Instrument;
+
+/// The whole HTTP service, as hyper serves it.
+/// Its error type is `BoxError` only to satisfy tower's `MapResult`; it never fails in practice:
+/// every error is already a SCIM answer.
+pub type HttpService =
+    BoxCloneSyncService<Request<hyper::body::Incoming>, Response<Full<Bytes>>, BoxError>;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Builds the service for one loaded configuration.
+pub fn build(state: Arc<ServiceState>) -> HttpService {
+    build_with_body::<hyper::body::Incoming>(state)
+}
+
+/// The same stack over any request body (tests drive it with `Full<Bytes>`).
+pub fn build_with_body<B>(
+    state: Arc<ServiceState>,
+) -> BoxCloneSyncService<Request<B>, Response<Full<Bytes>>, BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let settings = &state.settings;
+    let max_body = settings.max_body_bytes;
+    let router_state = state.clone();
+    let router = tower::service_fn(move |req: Request<Bytes>| {
+        let state = router_state.clone();
+        async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
+    });
+
+    let stack = ServiceBuilder::new()
+        // Outermost so that every later layer, every log line and the answer share one id.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Right after it: the client sees the id it can quote when reporting a problem.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // Before tracing, so no span or debug dump can ever show the bearer token.
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+        // The request span wraps everything below, so its status and latency are the final ones.
+        .layer(TraceLayer)
+        // Below the span (so the logged status is the rewritten one) and above every layer that
+        // can answer on its own: no non-SCIM error body can leave the service.
+        .layer(EnvelopeLayer)
+        // Turns the errors the next layers raise (timeout, overload) into SCIM answers.
+        .map_result(layer_error_to_response)
+        // Bounds the whole request, including queueing and application calls, well within the
+        // 60 s Okta and Entra wait, so they get a 504 rather than a dropped connection.
+        .timeout(settings.request_timeout)
+        // Sheds load instead of queueing without bound: a 429 with Retry-After makes IdPs back off.
+        .load_shed()
+        // Caps in-flight requests so a burst cannot exhaust the application or our memory.
+        .concurrency_limit(settings.concurrency_limit)
+        // Inside the limits so a panicking request still releases its permit; answers 500.
+        .layer(PanicGuardLayer)
+        // Innermost before the router: handlers get the body as bytes, already bounded.
+        .layer(BodyLimitLayer { max: max_body })
+        .service(router);
+    BoxCloneSyncService::new(stack)
+}
+
+/// Converts errors raised by tower layers into SCIM error answers.
+fn layer_error_to_response(
+    result: Result<Response<Full<Bytes>>, BoxError>,
+) -> Result<Response<Full<Bytes>>, BoxError> {
+    Ok(match result {
+        Ok(resp) => resp,
+        Err(e) if e.is::<tower::timeout::error::Elapsed>() => {
+            routes::error_response(&InternalError::Timeout.into())
+        }
+        Err(e) if e.is::<tower::load_shed::error::Overloaded>() => {
+            routes::error_response(&InternalError::Overloaded.into())
+        }
+        Err(e) => routes::error_response(&Error::bug(format!("layer error: {e}"))),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trace span: one per request with method, request id, operation, resource type, status, latency.
+
+#[derive(Clone, Copy)]
+struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+    fn layer(&self, inner: S) -> Trace<S> {
+        Trace { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Trace<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Trace<S>
+where
+    S: Service<Request<B>, Response = Response<Full<Bytes>>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let request_id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        // Handlers fill `operation` and `resource`; paths are not logged (they carry ids and
+        // filter values, which may be personal data).
+        let span = tracing::info_span!(
+            "scim_request",
+            request_id = %request_id,
+            method = %req.method(),
+            operation = tracing::field::Empty,
+            resource = tracing::field::Empty,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let fut = self.inner.call(req);
+        let inner_span = span.clone();
+        Box::pin(
+            async move {
+                let resp = fut.await?;
+                let latency = started.elapsed().as_secs_f64() * 1000.0;
+                let span = tracing::Span::current();
+                span.record("status", resp.status().as_u16());
+                span.record("latency_ms", latency);
+                tracing::info!(
+                    status = resp.status().as_u16(),
+                    latency_ms = latency,
+                    "request done"
+                );
+                Ok(resp)
+            }
+            .instrument(inner_span),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope: any error answer without a SCIM body gets one (defence in depth for layers and bugs).
+
+#[derive(Clone, Copy)]
+struct EnvelopeLayer;
+
+impl<S> Layer<S> for EnvelopeLayer {
+    type Service = Envelope<S>;
+    fn layer(&self, inner: S) -> Envelope<S> {
+        Envelope { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Envelope<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Envelope<S>
+where
+    S: Service<Request<B>, Response = Response<Full<Bytes>>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let resp = fut.await?;
+            let is_scim = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(crate::scim::SCIM_MEDIA_TYPE));
+            if resp.status().as_u16() >= 400 && !is_scim {
+                let status = resp.status().as_u16();
+                let detail = resp
+                    .status()
+                    .canonical_reason()
+                    .unwrap_or("error")
+                    .to_string();
+                return Ok(routes::json_response(
+                    status,
+                    &crate::scim::error_body(status, None, &detail),
+                ));
+            }
+            Ok(resp)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panic guard: a panic in a handler becomes a logged 500 SCIM error, never a dropped connection.
+
+#[derive(Clone, Copy)]
+struct PanicGuardLayer;
+
+impl<S> Layer<S> for PanicGuardLayer {
+    type Service = PanicGuard<S>;
+    fn layer(&self, inner: S) -> PanicGuard<S> {
+        PanicGuard { inner }
+    }
+}
+
+#[derive(Clone)]
+struct PanicGuard<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for PanicGuard<S>
+where
+    S: Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            Ok(fut) => fut,
+            Err(_) => return Box::pin(async { Ok(panic_response()) }),
+        };
+        Box::pin(async move {
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(result) => result,
+                Err(_) => Ok(panic_response()),
+            }
+        })
+    }
+}
+
+fn panic_response() -> Response<Full<Bytes>> {
+    tracing::error!("request handler panicked");
+    routes::error_response(&InternalError::Panic.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body limit: collect the body into `Bytes`, refusing more than `max` bytes with a SCIM 413.
+
+#[derive(Clone, Copy)]
+struct BodyLimitLayer {
+    max: usize,
+}
+
+impl<S> Layer<S> for BodyLimitLayer {
+    type Service = BodyLimit<S>;
+    fn layer(&self, inner: S) -> BodyLimit<S> {
+        BodyLimit {
+            inner,
+            max: self.max,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct BodyLimit<S> {
+    inner: S,
+    max: usize,
+}
+
+impl<S, B> Service<Request<B>> for BodyLimit<S>
+where
+    S: Service<Request<Bytes>, Response = Response<Full<Bytes>>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The readied service handles this request; a fresh clone takes its place (tower idiom).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let max = self.max;
+        Box::pin(async move {
+            let too_large =
+                || routes::error_response(&ClientError::PayloadTooLarge { limit: max }.into());
+            let declared = req
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max as u64) {
+                return Ok(too_large());
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = match Limited::new(body, max).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
+                Err(_) => {
+                    return Ok(routes::error_response(&Error::invalid_syntax(
+                        "the request body could not be read",
+                    )));
+                }
+            };
+            inner.call(Request::from_parts(parts, bytes)).await
+        })
+    }
+}

@@ -76,3 +76,48 @@ pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState
         users,
     }))
 }
+
+/// A sidecar serving in the background (demo, tests): its address and a way to stop it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, drains in-flight requests (within the grace time), and waits.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server ends on its own (e.g. on a signal, see [`crate::server`]).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Serves `state` on `listener` in a background task until [`Running::stop`] or `also_stop_on`
+/// completes.
+pub fn spawn(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServiceState>,
+    also_stop_on: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let grace = state.settings.shutdown_grace;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let service = crate::stack::build(state);
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            tokio::select! {
+                _ = rx => {},
+                () = also_stop_on => {},
+            }
+        };
+        crate::server::run(listener, service, shutdown, grace).await;
+    });
+    Ok(Running { addr, stop: Some(tx), task })
+}

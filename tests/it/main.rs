@@ -1,0 +1,5 @@
+//! The integration test binary (one binary for all suites, as DESIGN.md §9 asks). Each suite
+//! starts the example application and a sidecar in-process on `127.0.0.1:0`, drives SCIM over
+//! real HTTP, and asserts both the SCIM answer and what the application received.
+
+mod support;

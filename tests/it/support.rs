@@ -1,0 +1,204 @@
+//! Test harness: the example application (which records every request and can inject faults) and
+//! a sidecar in front of it, both in-process on ephemeral ports, plus a small SCIM HTTP client.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scim_sidecar::config::{Config, token_digest};
+use scim_sidecar::example_app::{self, LegacyApp};
+use scim_sidecar::mapping::load_mapping_str;
+use scim_sidecar::runtime::{self, Running};
+use serde_json::Value;
+use std::path::Path;
+
+pub const TOKEN: &str = "integration-test-token-0123456789";
+pub const API_KEY: &str = "integration-test-api-key";
+
+/// An answer: status, headers, and the body as JSON (`Null` when empty; a non-JSON body fails the
+/// test, since the sidecar must only ever answer SCIM).
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 7644 error envelope with this status and `scimType`.
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["schemas"][0], scim_sidecar::scim::ERROR_SCHEMA, "{}", self.body);
+        assert_eq!(self.body["status"], Value::String(status.to_string()), "{}", self.body);
+        assert_eq!(self.body.get("scimType").and_then(Value::as_str), scim_type, "{}", self.body);
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "detail missing: {}",
+            self.body
+        );
+        assert!(
+            self.header("content-type").is_some_and(|c| c.starts_with("application/scim+json")),
+            "content type: {:?}",
+            self.header("content-type")
+        );
+    }
+}
+
+/// Extra environment for the sidecar's config (`SCIM_SIDECAR__…`).
+pub type Env = Vec<(String, String)>;
+
+pub struct Harness {
+    pub app: LegacyApp,
+    pub sidecar: Option<Running>,
+    /// `http://127.0.0.1:port/scim/v2`
+    pub base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// The shipped example mapping with the API key inline (tests don't touch the process env).
+pub fn example_mapping_text() -> String {
+    scim_sidecar::demo::MAPPING_TOML.replace(
+        "secret = { env = \"LEGACY_APP_API_KEY\" }",
+        &format!("secret = {{ value = \"{API_KEY}\" }}"),
+    )
+}
+
+impl Harness {
+    /// The example application behind the shipped example mapping.
+    pub async fn start() -> Harness {
+        Harness::with_mapping(&example_mapping_text(), Env::new()).await
+    }
+
+    /// The example application behind `mapping` (TOML text; scripts resolve to the shipped
+    /// example script), with extra config environment.
+    pub async fn with_mapping(mapping: &str, env: Env) -> Harness {
+        let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = example_app::start(app_listener, API_KEY.to_string()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut vars: Env = vec![
+            ("SCIM_SIDECAR__SERVER__LISTEN".into(), addr.to_string()),
+            ("SCIM_SIDECAR__MAPPING__FILE".into(), scim_sidecar::demo::MAPPING_PATH.into()),
+            ("SCIM_SIDECAR__AUTH__TOKEN_SHA256".into(), hex::encode(token_digest(TOKEN))),
+        ];
+        vars.extend(env);
+        let config = Config::load(None, vars).expect("test config is valid");
+        let mapping = load_mapping_str(
+            mapping,
+            Path::new(scim_sidecar::demo::MAPPING_PATH),
+            Some(&app.base_url()),
+            &|p| {
+                if p.file_name().is_some_and(|n| n == "example-app.rhai") {
+                    Ok(scim_sidecar::demo::MAPPING_SCRIPT.to_string())
+                } else {
+                    std::fs::read_to_string(p)
+                }
+            },
+        )
+        .unwrap_or_else(|e| panic!("test mapping is invalid:\n{e}"));
+        Harness::serve(app, listener, &config, mapping)
+    }
+
+    /// Serves an already-built mapping and config in front of `app`.
+    pub fn serve(
+        app: LegacyApp,
+        listener: tokio::net::TcpListener,
+        config: &Config,
+        mapping: scim_sidecar::mapping::Mapping,
+    ) -> Harness {
+        let state = runtime::build_state(config, mapping).expect("state builds");
+        let sidecar = runtime::spawn(listener, state, std::future::pending()).expect("serves");
+        let base = format!("http://{}/scim/v2", sidecar.addr);
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Harness { app, sidecar: Some(sidecar), base, client }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.sidecar.take() {
+            s.stop().await;
+        }
+        self.app.shutdown().await;
+    }
+
+    /// Sends any request; `path` is relative to the SCIM base (`/Users?filter=…`).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
+        let resp = self.client.request(req).await.expect("sidecar answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON answer ({status}): {:?}", String::from_utf8_lossy(&bytes)))
+        };
+        Answer { status, headers, body }
+    }
+
+    /// A SCIM request as Okta sends it (bearer token, SCIM media types).
+    pub async fn scim(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let auth = format!("Bearer {TOKEN}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("accept", "application/scim+json"),
+            ("content-type", "application/scim+json; charset=utf-8"),
+            ("user-agent", "Okta SCIM Client 1.0.0"),
+        ];
+        self.send(method, path, &headers, body.map(|b| serde_json::to_vec(&b).unwrap())).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.scim(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.scim(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Answer {
+        self.scim(Method::PUT, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Answer {
+        self.scim(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.scim(Method::DELETE, path, None).await
+    }
+}
+
+/// Percent-encodes a filter for a query string (spaces as `%20`, quotes, etc.).
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Okta's create body for a user.
+pub fn okta_user(email: &str, given: &str, family: &str) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"primary": true, "value": email, "type": "work"}],
+        "displayName": format!("{given} {family}"),
+        "locale": "en-US",
+        "externalId": format!("00u{}", email.len()),
+        "groups": [],
+        "password": "Okta-Random-Pa55word!",
+        "active": true
+    })
+}

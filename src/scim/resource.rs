@@ -4,6 +4,10 @@
 //! level under their schema spelling (`userName`, not `USERNAME`), extension attributes inside an
 //! object under their schema URN. [`normalize_input`] turns what clients send into that form;
 //! [`project`] applies `attributes` / `excludedAttributes` and the `returned` rules on the way out.
+//! [`coerce`] type-checks and canonicalises one attribute value (shared with PATCH);
+//! [`container`] and [`find_def`] resolve an [`AttrPath`] to where it lives and what it is.
+//!
+//! Lookups are case-insensitive everywhere, since clients (and applications) vary the spelling.
 
 use crate::error::{Error, Result};
 use crate::scim::filter::AttrPath;

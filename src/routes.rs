@@ -141,12 +141,10 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
         [ep, id] if ep.eq_ignore_ascii_case("Users") => {
             if id.eq_ignore_ascii_case(".search") {
                 record("search", "User");
-                return fail(
-                    ClientError::NotImplemented(
-                        "POST .search is not supported; use GET with filter".into(),
-                    )
-                    .into(),
-                );
+                if method != Method::POST {
+                    return method_not_allowed(&method, "POST");
+                }
+                return search_resources(state, ResourceKind::User, &body).await;
             }
             match method {
                 Method::GET => {
@@ -286,6 +284,47 @@ async fn list_resources(
         Ok(body) => json_response(200, &body),
         Err(e) => fail(e),
     }
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): the body's parameters, then the same as a list.
+async fn search_resources(state: &ServiceState, kind: ResourceKind, body: &Bytes) -> Response<Full<Bytes>> {
+    let result = async {
+        let value = parse_body(body)?;
+        let query = search_body_to_query(&value)?;
+        let q = parse_query(state, Some(&query))?;
+        service(state, kind).list(&q).await
+    }
+    .await;
+    match result {
+        Ok(body) => json_response(200, &body),
+        Err(e) => fail(e),
+    }
+}
+
+/// Turns a SearchRequest body into the equivalent query string, so both forms share one parser
+/// (and its clamping rules).
+fn search_body_to_query(body: &Value) -> Result<String, Error> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let mut parts = Vec::new();
+    for (key, value) in obj {
+        let text = match (key.as_str(), value) {
+            ("schemas", _) => continue,
+            (_, Value::String(s)) => s.clone(),
+            (_, Value::Number(n)) => n.to_string(),
+            (_, Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Error::invalid_value(format!("{key} must be a list of strings"))))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            (_, Value::Null) => continue,
+            _ => return Err(Error::invalid_value(format!("unexpected value for {key}"))),
+        };
+        parts.push(format!("{}={}", enc(key), enc(&text)));
+    }
+    Ok(parts.join("&"))
 }
 
 async fn get_resource(

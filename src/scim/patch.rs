@@ -9,11 +9,10 @@
 
 use crate::error::{ClientError, Error, Result};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
-use crate::scim::resource::get_ci;
+use crate::scim::resource::{coerce, get_ci};
 use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceSchema, SchemaDef};
 use crate::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{Map, Value};
-use shim::coerce;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchOpKind {
@@ -599,6 +598,27 @@ fn single_complex(def: &AttrDef, v: Value, label: &str) -> Result<Option<Value>>
     }
 }
 
+/// The sub-attributes a complex value sets to `null` (meaning "unassign" in a merge), noted
+/// before `coerce` drops nulls.
+fn null_subs(def: &AttrDef, v: &Value) -> Vec<&'static str> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .filter_map(|(k, _)| def.find_sub(k).map(|s| s.name))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Merges `new`'s sub-attributes into `base`, then unassigns `cleared`.
+fn merge_clearing(base: &mut Map<String, Value>, new: Map<String, Value>, cleared: &[&str]) {
+    merge_into(base, new);
+    for k in cleared {
+        remove_key_ci(base, k);
+    }
+}
+
 /// Merges `new`'s sub-attributes into `base`; a `null` sub-attribute removes it.
 fn merge_into(base: &mut Map<String, Value>, new: Map<String, Value>) {
     for (k, v) in new {
@@ -679,6 +699,7 @@ fn compute_whole(
             });
         };
         // RFC 7644 §3.5.2.1/§3.5.2.3: both add and replace merge sub-attributes.
+        let cleared = null_subs(def, &v);
         let new = match coerce(def, v, label)? {
             Value::Object(m) => m,
             other => {
@@ -688,10 +709,14 @@ fn compute_whole(
             }
         };
         let mut base = into_object(current);
-        merge_into(&mut base, new);
+        merge_clearing(&mut base, new, &cleared);
         Ok(Some(Value::Object(base)))
     } else {
-        Ok(Some(coerce(def, value, label)?))
+        match coerce(def, value, label)? {
+            // `[]` on a single-valued attribute coerces to null: no value.
+            Value::Null if kind == PatchOpKind::Add => Ok(current),
+            v => Ok(Some(v)),
+        }
     }
 }
 
@@ -807,7 +832,7 @@ fn compute_sub(
     let label = ctx.label.as_str();
     let value = match value {
         Some(Value::Null) | None => None,
-        Some(v) => Some(v),
+        Some(v) => Some(coerce(sub, v, label)?).filter(|v| !v.is_null()),
     };
     if !def.multi {
         let mut obj = into_object(current);
@@ -816,7 +841,7 @@ fn compute_sub(
                 remove_key_ci(&mut obj, sub.name);
             }
             (PatchOpKind::Add, None) => {}
-            (_, Some(v)) => set_ci(&mut obj, sub.name, coerce(sub, v, label)?),
+            (_, Some(v)) => set_ci(&mut obj, sub.name, v),
         }
         return Ok(Some(Value::Object(obj)));
     }
@@ -831,7 +856,6 @@ fn compute_sub(
         }
         (PatchOpKind::Add, None) => {}
         (_, Some(v)) => {
-            let v = coerce(sub, v, label)?;
             // Without a filter only an unambiguous element can be meant: the only one, or the
             // primary one.
             let index = match items.len() {
@@ -936,9 +960,10 @@ fn compute_filtered(
         .filter(|(_, e)| element_matches(ctx, &value_path, e))
         .map(|(i, _)| i)
         .collect();
-    let value = match value {
-        Some(Value::Null) | None => None,
-        Some(v) => Some(v),
+    let value = match (value, sub) {
+        (Some(Value::Null) | None, _) => None,
+        (Some(v), Some(s)) => Some(coerce(s, v, label)?).filter(|v| !v.is_null()),
+        (Some(v), None) => Some(v),
     };
 
     let (kind, value) = match (kind, value) {
@@ -972,12 +997,14 @@ fn compute_filtered(
         Sub(&'static AttrDef, Value),
         Element(Map<String, Value>),
     }
+    let mut cleared = Vec::new();
     let new = match sub {
-        Some(s) => New::Sub(s, coerce(s, value, label)?),
+        Some(s) => New::Sub(s, value),
         None => {
             let Some(v) = single_complex(def, value, label)? else {
                 return Ok(Some(Value::Array(items)));
             };
+            cleared = null_subs(def, &v);
             match coerce_element(def, v, label)? {
                 Value::Object(m) => New::Element(m),
                 other => {
@@ -1019,7 +1046,9 @@ fn compute_filtered(
             let Value::Object(o) = item else { continue };
             match &new {
                 New::Sub(s, v) => set_ci(o, s.name, v.clone()),
-                New::Element(m) if kind == PatchOpKind::Add => merge_into(o, m.clone()),
+                New::Element(m) if kind == PatchOpKind::Add => {
+                    merge_clearing(o, m.clone(), &cleared)
+                }
                 New::Element(m) => {
                     // Replacing the element keeps what the filter selected it by, unless the
                     // value says otherwise.
@@ -1084,62 +1113,6 @@ fn fix_schemas(root: &mut Map<String, Value>, schema: &ResourceSchema) {
         let mut list = vec![Value::String(schema.core.id.to_string())];
         list.extend(present);
         set_ci(root, "schemas", Value::Array(list));
-    }
-}
-
-/// TEMPORARY stand-in for `resource::coerce` (being written on helper/filter).
-mod shim {
-    use crate::error::{Error, Result};
-    use crate::scim::schema::{AttrDef, AttrType};
-    use serde_json::{Map, Value};
-
-    pub fn coerce(def: &AttrDef, value: Value, label: &str) -> Result<Value> {
-        if def.multi {
-            match value {
-                Value::Array(items) => items
-                    .into_iter()
-                    .map(|v| one(def, v, label))
-                    .collect::<Result<Vec<_>>>()
-                    .map(Value::Array),
-                other => Err(Error::invalid_value(format!(
-                    "`{label}` must be an array, got {other}"
-                ))),
-            }
-        } else {
-            one(def, value, label)
-        }
-    }
-
-    fn one(def: &AttrDef, value: Value, label: &str) -> Result<Value> {
-        let bad = |v: &Value| {
-            Error::invalid_value(format!("`{label}` must be a {}, got {v}", def.ty.as_str()))
-        };
-        match (def.ty, value) {
-            (_, Value::Null) => Ok(Value::Null),
-            (AttrType::Complex, Value::Object(m)) => {
-                let mut out = Map::new();
-                for (k, v) in m {
-                    if let Some(sd) = def.find_sub(&k) {
-                        out.insert(sd.name.to_string(), one(sd, v, label)?);
-                    }
-                }
-                Ok(Value::Object(out))
-            }
-            (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-                Ok(Value::Bool(true))
-            }
-            (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-                Ok(Value::Bool(false))
-            }
-            (AttrType::Boolean, v @ Value::Bool(_)) => Ok(v),
-            (AttrType::Integer, v) if v.is_i64() || v.is_u64() => Ok(v),
-            (AttrType::Decimal, v @ Value::Number(_)) => Ok(v),
-            (
-                AttrType::String | AttrType::Reference | AttrType::DateTime | AttrType::Binary,
-                v @ Value::String(_),
-            ) => Ok(v),
-            (_, v) => Err(bad(&v)),
-        }
     }
 }
 
@@ -1613,6 +1586,17 @@ mod tests {
     }
 
     #[test]
+    fn add_element_by_filter_can_clear_a_sub() {
+        let u = patch_user(json!([
+            {"op": "add", "path": "emails[type eq \"work\"]", "value": {"primary": null}}
+        ]));
+        assert_eq!(
+            u["emails"],
+            json!([{"value": "ada@example.com", "type": "work"}])
+        );
+    }
+
+    #[test]
     fn remove_with_filter_and_sub() {
         let u = patch_user(json!([
             {"op": "remove", "path": "emails[type eq \"work\"].primary"}
@@ -1701,6 +1685,29 @@ mod tests {
         assert!(u.get("active").is_none());
         let u = patch_user(json!([{"op": "add", "value": {"active": null}}]));
         assert_eq!(u["active"], true);
+    }
+
+    #[test]
+    fn entra_work_email_on_a_user_without_emails() {
+        let mut u = user();
+        u.as_object_mut().unwrap().remove("emails");
+        run(
+            &mut u,
+            ResourceKind::User,
+            json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "w@x"}]),
+        )
+        .unwrap();
+        assert_eq!(u["emails"], json!([{"type": "work", "value": "w@x"}]));
+    }
+
+    #[test]
+    fn empty_array_on_single_valued_means_no_value() {
+        let u = patch_user(json!([{"op": "add", "path": "active", "value": []}]));
+        assert_eq!(u["active"], true);
+        let u = patch_user(json!([{"op": "replace", "path": "active", "value": []}]));
+        assert!(u.get("active").is_none());
+        let u = patch_user(json!([{"op": "replace", "path": "name.givenName", "value": []}]));
+        assert_eq!(u["name"], json!({"familyName": "Lovelace"}));
     }
 
     #[test]
@@ -1835,6 +1842,19 @@ mod tests {
             let e = user_err(ops.clone());
             assert_eq!(scim_type(&e), Some("mutability"), "{ops}: {}", e.detail());
         }
+    }
+
+    #[test]
+    fn read_only_sub_through_a_filter_path_is_mutability() {
+        let mut g = group();
+        let e = run(
+            &mut g,
+            ResourceKind::Group,
+            json!([{"op": "replace", "path": "members[value eq \"u1\"].display", "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(scim_type(&e), Some("mutability"));
+        assert_eq!(g, group());
     }
 
     #[test]

@@ -1780,4 +1780,91 @@ mod tests {
         let f = parse_filter(r#"id eq "g1" and members[value eq "u2"]"#).unwrap();
         assert!(f.matches(&g, &GROUP_RESOURCE));
     }
+
+    #[test]
+    fn ne_is_the_negation_of_eq_on_multi_valued_attributes() {
+        // Some email is "babs@jensen.org", so `ne` is false even though another differs.
+        assert!(!m(r#"emails ne "babs@jensen.org""#));
+        assert!(m(r#"emails ne "nobody@example.com""#));
+        assert!(!m(r#"emails.type ne "work""#));
+        assert!(
+            m(r#"emails[type ne "work"]"#),
+            "inside a value path ne is per element"
+        );
+        assert!(m(r#"emails[type eq "home" or type eq "other"]"#));
+        assert!(!m(r#"emails[type eq "other" or primary eq false]"#));
+    }
+
+    #[test]
+    fn compares_numbers_across_representations() {
+        let r = json!({"big": u64::MAX, "neg": -5, "f": 2.5});
+        let t = |f: &str| parse(f).matches(&r, &USER_RESOURCE);
+        assert!(t(&format!("big eq {}", u64::MAX)));
+        assert!(t("big gt 9223372036854775807"));
+        assert!(t("neg lt 0"));
+        assert!(t("neg ge -5"));
+        assert!(t("neg gt -5.5"));
+        assert!(t("f eq 2.5"));
+        assert!(t("f lt 3"));
+        assert!(!t("f sw 2"));
+        assert!(t("f eq 25e-1"));
+    }
+
+    #[test]
+    fn value_path_limits_and_errors_in_paths() {
+        assert!(path_err(r#"emails[urn:x:y:type eq "work"]"#).contains("schema URN"));
+        assert!(path_err("emails[type.x pr]").contains("cannot have a further"));
+        assert!(path_err(&"a".repeat(MAX_FILTER_LEN + 1)).contains("longer than"));
+        let deep = format!("emails[{}type pr{}]", "(".repeat(40), ")".repeat(40));
+        assert!(path_err(&deep).contains("nested deeper"));
+        assert!(path_err("emails[type pr].value.x").contains("after the path"));
+        assert!(path_err("members[value eq \"x\"]extra").contains("after the path"));
+        let e = path_err("emails[type eq work]");
+        assert!(e.starts_with("invalid path at column 16:"), "{e}");
+        // Entra's `.sub` form inside a filter needs an operator.
+        assert!(filter_err(r#"emails[type eq "work"].value"#).contains("expected an operator"));
+    }
+
+    #[test]
+    fn attr_paths_deduplicate_and_cover_every_node_kind() {
+        let f =
+            parse(r#"not (title pr) and title eq "x" or emails[not (type pr)] or emails[type pr]"#);
+        assert_eq!(
+            f.attr_paths(),
+            vec![a("title"), ap(None, "emails", Some("type"))]
+        );
+        assert_eq!(parse("userName pr").attr_paths(), vec![a("userName")]);
+    }
+
+    #[test]
+    fn reports_stray_characters_and_trailing_input() {
+        assert_eq!(
+            filter_err(r#"userName eq "x" & y"#),
+            "invalid filter at column 17: expected \"and\", \"or\" or the end of the filter, found \"&\""
+        );
+        assert!(filter_err("userName eq \"x\" and").contains("found the end of the input"));
+        assert!(filter_err("@foo pr").contains("column 1: expected an attribute path"));
+        assert!(filter_err("a pr ]").contains("column 6"));
+        assert!(filter_err("emails[type pr))").contains("to close the \"[\" at column 7"));
+    }
+
+    #[test]
+    fn keeps_names_and_urns_as_written() {
+        let f = parse(r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:NAME.GIVENNAME eq "a""#);
+        let Filter::Compare { path, .. } = f else {
+            panic!("not a comparison")
+        };
+        assert_eq!(
+            path,
+            ap(
+                Some("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER"),
+                "NAME",
+                Some("GIVENNAME")
+            )
+        );
+        assert!(
+            parse(r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:NAME.GIVENNAME eq "barbara""#)
+                .matches(&user(), &USER_RESOURCE)
+        );
+    }
 }

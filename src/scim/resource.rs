@@ -1100,4 +1100,93 @@ mod tests {
         let out = project(r, &[], &[], &USER_RESOURCE);
         assert!(out.get("PASSWORD").is_none());
     }
+
+    #[test]
+    fn get_path_returns_whole_multi_valued_and_complex_values() {
+        let u = stored_user();
+        let s = &USER_RESOURCE;
+        assert_eq!(get_path(&u, &p("emails"), s).as_deref(), Some(&u["emails"]));
+        assert_eq!(
+            get_path(&u, &p(&format!("{ENT}:manager")), s).as_deref(),
+            Some(&u[ENT]["manager"])
+        );
+        assert_eq!(
+            get_path(&u, &p("emails.type"), s).as_deref(),
+            Some(&json!(["work", "home", "other"]))
+        );
+        let g = json!({"members": []});
+        assert_eq!(get_path(&g, &p("members.value"), &GROUP_RESOURCE), None);
+        assert_eq!(
+            get_path(&g, &p("members"), &GROUP_RESOURCE).as_deref(),
+            Some(&json!([]))
+        );
+    }
+
+    #[test]
+    fn normalize_group_bodies() {
+        let g = normalize_input(
+            json!({"displayName": "Eng", "members": {"value": "u1"}, "urn:ietf:params:scim:schemas:core:2.0:Group": {"externalId": "x"}}),
+            &GROUP_RESOURCE,
+        )
+        .unwrap();
+        assert_eq!(
+            g,
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng", "members": [{"value": "u1"}], "externalId": "x"})
+        );
+        // Enterprise attributes do not exist on groups.
+        let g = normalize_input(
+            json!({"displayName": "Eng", ENT: {"department": "x"}}),
+            &GROUP_RESOURCE,
+        )
+        .unwrap();
+        assert_eq!(g, json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"}));
+        let e = normalize_input(json!({"members": [{"value": 5}]}), &GROUP_RESOURCE).unwrap_err();
+        assert_eq!(e.detail(), "`members.value` must be a string");
+    }
+
+    #[test]
+    fn coerce_numbers_by_type() {
+        let mut def = *USER.find("active").unwrap();
+        def.ty = AttrType::Integer;
+        assert_eq!(coerce(&def, json!(3), "n").unwrap(), json!(3));
+        assert_eq!(coerce(&def, json!(-3), "n").unwrap(), json!(-3));
+        assert_eq!(
+            coerce(&def, json!(3.5), "n").unwrap_err().detail(),
+            "`n` must be an integer"
+        );
+        assert!(coerce(&def, json!("3"), "n").is_err());
+        def.ty = AttrType::Decimal;
+        assert_eq!(coerce(&def, json!(3.5), "n").unwrap(), json!(3.5));
+        assert_eq!(
+            coerce(&def, json!(true), "n").unwrap_err().detail(),
+            "`n` must be a number"
+        );
+        def.ty = AttrType::DateTime;
+        assert_eq!(
+            coerce(&def, json!("2024-01-01T00:00:00Z"), "d").unwrap(),
+            json!("2024-01-01T00:00:00Z")
+        );
+        assert!(coerce(&def, json!(20240101), "d").is_err());
+    }
+
+    #[test]
+    fn project_keeps_common_attributes_on_request() {
+        let out = project(
+            stored_user(),
+            &paths(&["meta.resourceType", "externalId"]),
+            &[],
+            &USER_RESOURCE,
+        );
+        assert_eq!(
+            out,
+            json!({"schemas": [USER_SCHEMA, ENT], "id": "u1", "meta": {"resourceType": "User"}})
+        );
+        let out = project(
+            stored_user(),
+            &paths(&[&format!("{USER_SCHEMA}:userName")]),
+            &[],
+            &USER_RESOURCE,
+        );
+        assert_eq!(out["userName"], "ada", "core-URN-qualified names work");
+    }
 }

@@ -1,10 +1,17 @@
-//! Discovery documents (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`,
-//! generated once at start-up from what the loaded mapping really supports. Only attributes the
-//! mapping stores are advertised; `id`, `schemas` and `meta` always are.
+//! Discovery documents (RFC 7643 §5-§7, RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes`
+//! and `/Schemas`, generated once at start-up from what the loaded mapping really supports.
+//!
+//! Only the attributes the mapping stores are advertised in the Schema documents. The common
+//! attributes (`id`, `externalId`, `meta`) are never listed inside a resource's schema, as in
+//! RFC 7643 §8.7.1; `schemas` is not an attribute at all.
 
-use crate::scim::ResourceKind;
 use crate::scim::filter::AttrPath;
-use serde_json::Value;
+use crate::scim::list::list_response;
+use crate::scim::schema::{AttrDef, AttrType, ResourceSchema, SchemaDef};
+use crate::scim::{
+    RESOURCE_TYPE_SCHEMA, ResourceKind, SCHEMA_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
+};
+use serde_json::{Map, Value, json};
 
 /// What one resource type supports under the loaded mapping.
 #[derive(Debug, Clone)]
@@ -35,27 +42,590 @@ pub struct Discovery {
     pub schemas: Value,
 }
 
-impl Discovery {
-    /// Builds the documents. `base_url` is the public SCIM base (for `meta.location`), e.g.
-    /// `http://host/scim/v2`.
-    pub fn build(features: &Features, resources: &[Advertised], base_url: &str) -> Discovery {
-        let _ = (features, resources, base_url);
-        Discovery {
-            service_provider_config: Value::Null,
-            resource_types: Value::Null,
-            schemas: Value::Null,
+/// Which attributes of one schema are advertised: the top-level attribute and, when only some of
+/// its sub-attributes are advertised, which ones (`None` = all of them).
+struct Selection {
+    schema: &'static SchemaDef,
+    attrs: Vec<(&'static AttrDef, Option<Vec<&'static AttrDef>>)>,
+}
+
+impl Selection {
+    fn new(schema: &'static SchemaDef) -> Self {
+        Selection {
+            schema,
+            attrs: Vec::new(),
         }
     }
 
-    /// One ResourceType by name (`User`), for `/ResourceTypes/User`.
-    pub fn resource_type(&self, name: &str) -> Option<&Value> {
-        let _ = name;
-        None
+    fn add(&mut self, attr: &'static AttrDef, sub: Option<&str>) {
+        let sub_def = match sub {
+            Some(s) => match attr.find_sub(s) {
+                Some(d) => Some(d),
+                // Unknown sub-attributes are skipped like unknown attributes.
+                None => return,
+            },
+            None => None,
+        };
+        let entry = match self.attrs.iter_mut().find(|(a, _)| std::ptr::eq(*a, attr)) {
+            Some(e) => e,
+            None => {
+                self.attrs.push((attr, Some(Vec::new())));
+                let last = self.attrs.len() - 1;
+                &mut self.attrs[last]
+            }
+        };
+        match (sub_def, &mut entry.1) {
+            // The whole attribute wins over any selection of subs.
+            (None, subs) => *subs = None,
+            (Some(_), None) => {}
+            (Some(d), Some(subs)) => {
+                if !subs.iter().any(|s| std::ptr::eq(*s, d)) {
+                    subs.push(d);
+                }
+            }
+        }
     }
 
-    /// One Schema by URN, for `/Schemas/{urn}`.
+    fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    /// Renders the attributes in the schema table's order, subs too, whatever order the mapping
+    /// listed them in.
+    fn render(&self) -> Vec<Value> {
+        self.schema
+            .attributes
+            .iter()
+            .filter_map(|def| {
+                let (_, subs) = self.attrs.iter().find(|(a, _)| std::ptr::eq(*a, def))?;
+                let rendered_subs: Vec<Value> = def
+                    .sub
+                    .iter()
+                    .filter(|s| match subs {
+                        None => true,
+                        Some(list) => list.iter().any(|l| std::ptr::eq(*l, *s)),
+                    })
+                    .map(|s| attribute_doc(s, &[]))
+                    .collect();
+                Some(attribute_doc(def, &rendered_subs))
+            })
+            .collect()
+    }
+}
+
+/// One attribute definition as RFC 7643 §7 describes it.
+fn attribute_doc(def: &AttrDef, subs: &[Value]) -> Value {
+    let mut doc = Map::new();
+    doc.insert("name".into(), json!(def.name));
+    doc.insert("type".into(), json!(def.ty.as_str()));
+    doc.insert("multiValued".into(), json!(def.multi));
+    doc.insert("description".into(), json!(def.description));
+    doc.insert("required".into(), json!(def.required));
+    doc.insert("caseExact".into(), json!(def.case_exact));
+    doc.insert("mutability".into(), json!(def.mutability.as_str()));
+    doc.insert("returned".into(), json!(def.returned.as_str()));
+    doc.insert("uniqueness".into(), json!(def.uniqueness.as_str()));
+    if !def.canonical_values.is_empty() {
+        doc.insert("canonicalValues".into(), json!(def.canonical_values));
+    }
+    if def.ty == AttrType::Reference {
+        // RFC 7643 §7 expects referenceTypes on every reference; a table entry without any
+        // (e.g. `photos.value`) points outside SCIM.
+        let refs: &[&str] = if def.reference_types.is_empty() {
+            &["external"]
+        } else {
+            def.reference_types
+        };
+        doc.insert("referenceTypes".into(), json!(refs));
+    } else if !def.reference_types.is_empty() {
+        doc.insert("referenceTypes".into(), json!(def.reference_types));
+    }
+    if def.ty == AttrType::Complex {
+        doc.insert("subAttributes".into(), Value::Array(subs.to_vec()));
+    }
+    Value::Object(doc)
+}
+
+fn meta(resource_type: &str, location: String) -> Value {
+    json!({ "resourceType": resource_type, "location": location })
+}
+
+impl Discovery {
+    /// Builds the documents. `base_url` is the public SCIM base (for `meta.location`), e.g.
+    /// `http://host/scim/v2`; a trailing slash is ignored.
+    ///
+    /// Attributes that no schema knows, and the common attributes, are skipped here (the mapping
+    /// loader reports unknown ones). Several entries for one kind are merged.
+    pub fn build(features: &Features, resources: &[Advertised], base_url: &str) -> Discovery {
+        let base = base_url.trim_end_matches('/');
+
+        // Merge entries per kind, keeping the order in which kinds first appear.
+        let mut kinds: Vec<(ResourceKind, Vec<&AttrPath>)> = Vec::new();
+        for adv in resources {
+            match kinds.iter_mut().find(|(k, _)| *k == adv.kind) {
+                Some((_, attrs)) => attrs.extend(adv.attributes.iter()),
+                None => kinds.push((adv.kind, adv.attributes.iter().collect())),
+            }
+        }
+
+        let mut resource_type_docs = Vec::new();
+        let mut selections: Vec<Selection> = Vec::new();
+        for (kind, attrs) in &kinds {
+            let rs = ResourceSchema::for_kind(*kind);
+            let mut core = Selection::new(rs.core);
+            let mut exts: Vec<Selection> =
+                rs.extensions.iter().map(|e| Selection::new(e)).collect();
+            for path in attrs {
+                let Some((Some(owner), def)) = rs.find(path.urn.as_deref(), &path.name) else {
+                    continue;
+                };
+                let target = if std::ptr::eq(owner, rs.core) {
+                    &mut core
+                } else if let Some(sel) = exts.iter_mut().find(|s| std::ptr::eq(s.schema, owner)) {
+                    sel
+                } else {
+                    continue;
+                };
+                target.add(def, path.sub.as_deref());
+            }
+            exts.retain(|s| !s.is_empty());
+
+            let name = kind.name();
+            let extensions: Vec<Value> = exts
+                .iter()
+                .map(|s| json!({ "schema": s.schema.id, "required": false }))
+                .collect();
+            resource_type_docs.push(json!({
+                "schemas": [RESOURCE_TYPE_SCHEMA],
+                "id": name,
+                "name": name,
+                "endpoint": format!("/{}", kind.endpoint()),
+                "description": rs.core.description,
+                "schema": rs.core.id,
+                "schemaExtensions": extensions,
+                "meta": meta("ResourceType", format!("{base}/ResourceTypes/{name}")),
+            }));
+
+            for sel in std::iter::once(core).chain(exts) {
+                if !selections
+                    .iter()
+                    .any(|s| std::ptr::eq(s.schema, sel.schema))
+                {
+                    selections.push(sel);
+                }
+            }
+        }
+
+        let schema_docs: Vec<Value> = selections
+            .iter()
+            .map(|sel| {
+                json!({
+                    "schemas": [SCHEMA_SCHEMA],
+                    "id": sel.schema.id,
+                    "name": sel.schema.name,
+                    "description": sel.schema.description,
+                    "attributes": sel.render(),
+                    "meta": meta("Schema", format!("{base}/Schemas/{}", sel.schema.id)),
+                })
+            })
+            .collect();
+
+        let mut spc = json!({
+            "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+            "patch": { "supported": features.patch },
+            "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+            "filter": { "supported": true, "maxResults": features.filter_max_results },
+            "changePassword": { "supported": features.change_password },
+            "sort": { "supported": false },
+            "etag": { "supported": features.etag },
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "Authentication with a bearer token in the Authorization header",
+                "primary": true,
+            }],
+            "meta": meta("ServiceProviderConfig", format!("{base}/ServiceProviderConfig")),
+        });
+        if let (Some(uri), Value::Object(obj)) = (&features.documentation_uri, &mut spc) {
+            obj.insert("documentationUri".into(), json!(uri));
+        }
+
+        let rt_total = resource_type_docs.len();
+        let schema_total = schema_docs.len();
+        Discovery {
+            service_provider_config: spc,
+            resource_types: list_response(resource_type_docs, rt_total, 1),
+            schemas: list_response(schema_docs, schema_total, 1),
+        }
+    }
+
+    /// One ResourceType by name (`User`, case-insensitive), for `/ResourceTypes/User`.
+    pub fn resource_type(&self, name: &str) -> Option<&Value> {
+        find_in_list(&self.resource_types, "name", name)
+    }
+
+    /// One Schema by URN (case-insensitive), for `/Schemas/{urn}`.
     pub fn schema(&self, urn: &str) -> Option<&Value> {
-        let _ = urn;
-        None
+        find_in_list(&self.schemas, "id", urn)
+    }
+}
+
+/// The element of a ListResponse whose `key` equals `wanted`, ignoring ASCII case.
+fn find_in_list<'a>(list: &'a Value, key: &str, wanted: &str) -> Option<&'a Value> {
+    list.get("Resources")?.as_array()?.iter().find(|doc| {
+        doc.get(key)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case(wanted))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, LIST_RESPONSE_SCHEMA, USER_SCHEMA};
+
+    fn p(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
+        AttrPath {
+            urn: urn.map(str::to_string),
+            name: name.into(),
+            sub: sub.map(str::to_string),
+        }
+    }
+
+    fn features() -> Features {
+        Features {
+            patch: true,
+            filter_max_results: 200,
+            change_password: false,
+            etag: false,
+            documentation_uri: None,
+        }
+    }
+
+    fn user_attrs() -> Vec<AttrPath> {
+        vec![
+            p(None, "id", None),
+            p(None, "externalId", None),
+            p(None, "userName", None),
+            p(None, "name", Some("givenName")),
+            p(None, "NAME", Some("familyName")),
+            p(None, "emails", None),
+            p(None, "emails", Some("value")),
+            p(None, "active", None),
+            p(Some(ENTERPRISE_USER_SCHEMA), "department", None),
+            p(None, "nosuch", None),
+            p(None, "name", Some("nosuch")),
+        ]
+    }
+
+    fn standard() -> Discovery {
+        Discovery::build(
+            &features(),
+            &[
+                Advertised {
+                    kind: ResourceKind::User,
+                    attributes: user_attrs(),
+                },
+                Advertised {
+                    kind: ResourceKind::Group,
+                    attributes: vec![p(None, "displayName", None), p(None, "members", None)],
+                },
+            ],
+            "https://h.example/scim/v2/",
+        )
+    }
+
+    fn names(attrs: &Value) -> Vec<&str> {
+        attrs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn service_provider_config_is_rfc_shaped() {
+        let d = standard();
+        let spc = &d.service_provider_config;
+        assert_eq!(spc["schemas"], json!([SERVICE_PROVIDER_CONFIG_SCHEMA]));
+        assert_eq!(spc["patch"], json!({"supported": true}));
+        assert_eq!(
+            spc["bulk"],
+            json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0})
+        );
+        assert_eq!(spc["filter"], json!({"supported": true, "maxResults": 200}));
+        assert_eq!(spc["changePassword"], json!({"supported": false}));
+        assert_eq!(spc["sort"], json!({"supported": false}));
+        assert_eq!(spc["etag"], json!({"supported": false}));
+        let auth = &spc["authenticationSchemes"];
+        assert_eq!(auth.as_array().unwrap().len(), 1);
+        assert_eq!(auth[0]["type"], "oauthbearertoken");
+        assert_eq!(auth[0]["name"], "OAuth Bearer Token");
+        assert_eq!(auth[0]["primary"], true);
+        assert!(auth[0]["description"].as_str().unwrap().contains("bearer"));
+        assert_eq!(spc["meta"]["resourceType"], "ServiceProviderConfig");
+        assert_eq!(
+            spc["meta"]["location"],
+            "https://h.example/scim/v2/ServiceProviderConfig"
+        );
+        assert!(spc.get("documentationUri").is_none());
+        assert!(spc.get("id").is_none());
+    }
+
+    #[test]
+    fn service_provider_config_follows_features() {
+        let f = Features {
+            patch: false,
+            filter_max_results: 7,
+            change_password: true,
+            etag: true,
+            documentation_uri: Some("https://docs.example/scim".into()),
+        };
+        let d = Discovery::build(&f, &[], "http://x");
+        let spc = &d.service_provider_config;
+        assert_eq!(spc["patch"]["supported"], false);
+        assert_eq!(spc["filter"]["maxResults"], 7);
+        assert_eq!(spc["changePassword"]["supported"], true);
+        assert_eq!(spc["etag"]["supported"], true);
+        assert_eq!(spc["documentationUri"], "https://docs.example/scim");
+        assert_eq!(spc["meta"]["location"], "http://x/ServiceProviderConfig");
+    }
+
+    #[test]
+    fn resource_types_list_each_advertised_kind() {
+        let d = standard();
+        let rts = &d.resource_types;
+        assert_eq!(rts["schemas"], json!([LIST_RESPONSE_SCHEMA]));
+        assert_eq!(rts["totalResults"], 2);
+        assert_eq!(rts["itemsPerPage"], 2);
+        assert_eq!(rts["startIndex"], 1);
+        let user = &rts["Resources"][0];
+        assert_eq!(
+            user,
+            &json!({
+                "schemas": [RESOURCE_TYPE_SCHEMA],
+                "id": "User",
+                "name": "User",
+                "endpoint": "/Users",
+                "description": "User Account",
+                "schema": USER_SCHEMA,
+                "schemaExtensions": [{"schema": ENTERPRISE_USER_SCHEMA, "required": false}],
+                "meta": {
+                    "resourceType": "ResourceType",
+                    "location": "https://h.example/scim/v2/ResourceTypes/User"
+                }
+            })
+        );
+        let group = &rts["Resources"][1];
+        assert_eq!(group["id"], "Group");
+        assert_eq!(group["endpoint"], "/Groups");
+        assert_eq!(group["schema"], GROUP_SCHEMA);
+        assert_eq!(group["schemaExtensions"], json!([]));
+    }
+
+    #[test]
+    fn extension_is_only_declared_when_used() {
+        let d = Discovery::build(
+            &features(),
+            &[Advertised {
+                kind: ResourceKind::User,
+                attributes: vec![p(None, "userName", None)],
+            }],
+            "http://x",
+        );
+        assert_eq!(
+            d.resource_types["Resources"][0]["schemaExtensions"],
+            json!([])
+        );
+        assert!(d.schema(ENTERPRISE_USER_SCHEMA).is_none());
+        assert_eq!(d.schemas["totalResults"], 1);
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        let d = standard();
+        assert_eq!(d.resource_type("user").unwrap()["name"], "User");
+        assert_eq!(d.resource_type("GROUP").unwrap()["name"], "Group");
+        assert!(d.resource_type("Device").is_none());
+        let urn = USER_SCHEMA.to_ascii_uppercase();
+        assert_eq!(d.schema(&urn).unwrap()["id"], USER_SCHEMA);
+        assert_eq!(d.schema(GROUP_SCHEMA).unwrap()["name"], "Group");
+        assert!(d.schema("urn:x").is_none());
+    }
+
+    #[test]
+    fn schemas_list_core_and_extensions_in_use() {
+        let d = standard();
+        let ids: Vec<&str> = d.schemas["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
+        assert_eq!(d.schemas["totalResults"], 3);
+        let ent = d.schema(ENTERPRISE_USER_SCHEMA).unwrap();
+        assert_eq!(ent["schemas"], json!([SCHEMA_SCHEMA]));
+        assert_eq!(ent["name"], "EnterpriseUser");
+        assert_eq!(names(&ent["attributes"]), vec!["department"]);
+        assert_eq!(ent["meta"]["resourceType"], "Schema");
+        assert_eq!(
+            ent["meta"]["location"],
+            format!("https://h.example/scim/v2/Schemas/{ENTERPRISE_USER_SCHEMA}")
+        );
+    }
+
+    #[test]
+    fn user_schema_lists_only_advertised_attributes_in_table_order() {
+        let d = standard();
+        let user = d.schema(USER_SCHEMA).unwrap();
+        assert_eq!(user["description"], "User Account");
+        // No id/externalId/meta (RFC 7643 §8.7.1), unknown names skipped, table order kept.
+        assert_eq!(
+            names(&user["attributes"]),
+            vec!["userName", "name", "active", "emails"]
+        );
+        let name = &user["attributes"][1];
+        // Table order, not the order the mapping listed them in.
+        assert_eq!(
+            names(&name["subAttributes"]),
+            vec!["familyName", "givenName"]
+        );
+        // `emails` was advertised whole, so all subs are listed even though `emails.value` too.
+        let emails = &user["attributes"][3];
+        assert_eq!(
+            names(&emails["subAttributes"]),
+            vec!["value", "display", "type", "primary"]
+        );
+    }
+
+    #[test]
+    fn attribute_characteristics_are_complete() {
+        let d = standard();
+        let user = d.schema(USER_SCHEMA).unwrap();
+        let user_name = &user["attributes"][0];
+        assert_eq!(
+            user_name,
+            &json!({
+                "name": "userName",
+                "type": "string",
+                "multiValued": false,
+                "description": "Unique identifier for the User, used to sign in.",
+                "required": true,
+                "caseExact": false,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "server",
+            })
+        );
+        let emails = &user["attributes"][3];
+        assert_eq!(emails["type"], "complex");
+        assert_eq!(emails["multiValued"], true);
+        let email_type = &emails["subAttributes"][2];
+        assert_eq!(
+            email_type["canonicalValues"],
+            json!(["work", "home", "other"])
+        );
+        assert!(email_type.get("subAttributes").is_none());
+        assert!(email_type.get("referenceTypes").is_none());
+        let group = d.schema(GROUP_SCHEMA).unwrap();
+        let members = &group["attributes"][1];
+        let mref = &members["subAttributes"][1];
+        assert_eq!(mref["name"], "$ref");
+        assert_eq!(mref["type"], "reference");
+        assert_eq!(mref["referenceTypes"], json!(["User", "Group"]));
+        assert_eq!(members["subAttributes"][0]["mutability"], "immutable");
+    }
+
+    #[test]
+    fn reference_without_types_is_external() {
+        let d = Discovery::build(
+            &features(),
+            &[Advertised {
+                kind: ResourceKind::User,
+                attributes: vec![p(None, "photos", Some("value"))],
+            }],
+            "http://x",
+        );
+        let photos = &d.schema(USER_SCHEMA).unwrap()["attributes"][0];
+        assert_eq!(names(&photos["subAttributes"]), vec!["value"]);
+        assert_eq!(
+            photos["subAttributes"][0]["referenceTypes"],
+            json!(["external"])
+        );
+    }
+
+    #[test]
+    fn sub_attribute_advertises_only_that_sub() {
+        let d = Discovery::build(
+            &features(),
+            &[Advertised {
+                kind: ResourceKind::User,
+                attributes: vec![
+                    p(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value")),
+                    p(Some(USER_SCHEMA), "emails", Some("value")),
+                    p(None, "emails", Some("TYPE")),
+                    p(None, "emails", Some("value")),
+                    p(None, "addresses", Some("nosuch")),
+                ],
+            }],
+            "http://x",
+        );
+        let user = d.schema(USER_SCHEMA).unwrap();
+        assert_eq!(names(&user["attributes"]), vec!["emails"]);
+        assert_eq!(
+            names(&user["attributes"][0]["subAttributes"]),
+            vec!["value", "type"]
+        );
+        let ent = d.schema(ENTERPRISE_USER_SCHEMA).unwrap();
+        assert_eq!(names(&ent["attributes"][0]["subAttributes"]), vec!["value"]);
+    }
+
+    #[test]
+    fn groups_attribute_is_read_only() {
+        let d = Discovery::build(
+            &features(),
+            &[Advertised {
+                kind: ResourceKind::User,
+                attributes: vec![p(None, "groups", None), p(None, "password", None)],
+            }],
+            "http://x",
+        );
+        let attrs = &d.schema(USER_SCHEMA).unwrap()["attributes"];
+        assert_eq!(names(attrs), vec!["password", "groups"]);
+        assert_eq!(attrs[0]["returned"], "never");
+        assert_eq!(attrs[0]["mutability"], "writeOnly");
+        assert_eq!(attrs[1]["mutability"], "readOnly");
+    }
+
+    #[test]
+    fn duplicate_kinds_are_merged() {
+        let d = Discovery::build(
+            &features(),
+            &[
+                Advertised {
+                    kind: ResourceKind::Group,
+                    attributes: vec![p(None, "displayName", None)],
+                },
+                Advertised {
+                    kind: ResourceKind::Group,
+                    attributes: vec![p(None, "members", None)],
+                },
+            ],
+            "http://x",
+        );
+        assert_eq!(d.resource_types["totalResults"], 1);
+        let g = d.schema(GROUP_SCHEMA).unwrap();
+        assert_eq!(names(&g["attributes"]), vec!["displayName", "members"]);
+    }
+
+    #[test]
+    fn nothing_advertised_gives_empty_lists() {
+        let d = Discovery::build(&features(), &[], "http://x");
+        assert_eq!(d.resource_types["totalResults"], 0);
+        assert_eq!(d.resource_types["Resources"], json!([]));
+        assert_eq!(d.schemas["totalResults"], 0);
+        assert!(d.resource_type("User").is_none());
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod app_client;
 pub mod error;
+pub mod example_app;
 pub mod ids;
 pub mod mapping;
 pub mod scim;

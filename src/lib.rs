@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod example_app;
 pub mod ids;
 pub mod mapping;
 pub mod provision;

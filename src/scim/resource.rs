@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::scim::filter::AttrPath;
-use crate::scim::schema::ResourceSchema;
+use crate::scim::schema::{AttrDef, ResourceSchema};
 use serde_json::{Map, Value};
 
 /// Case-insensitive key lookup in a JSON object.
@@ -31,6 +31,53 @@ pub fn get_ci_mut<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a 
 pub fn remove_ci(obj: &mut Map<String, Value>, key: &str) -> Option<Value> {
     let real = obj.keys().find(|k| k.eq_ignore_ascii_case(key))?.clone();
     obj.remove(&real)
+}
+
+/// The extension URN whose object holds attribute `name`, or `None` for the top level. `urn` is
+/// the path's schema URN: `None` or the core URN mean the top level, except that an unqualified
+/// name unknown to the core schema but defined by an extension (`department`) resolves to that
+/// extension, leniently. Unknown URNs are returned as written (looked up under that key).
+fn extension_key<'p>(schema: &ResourceSchema, urn: Option<&'p str>, name: &str) -> Option<&'p str> {
+    match urn {
+        Some(u) if !schema.is_core(u) => Some(u),
+        Some(_) => None,
+        None if schema.find(None, name).is_some() => None,
+        None => schema
+            .extensions
+            .iter()
+            .find(|e| e.find(name).is_some())
+            .map(|e| e.id),
+    }
+}
+
+/// The JSON object that holds the top-level attribute `name` of schema `urn` in a canonical
+/// resource: the resource itself, or the extension object under its URN key.
+pub fn container<'a>(
+    resource: &'a Value,
+    urn: Option<&str>,
+    name: &str,
+    schema: &ResourceSchema,
+) -> Option<&'a Map<String, Value>> {
+    let obj = resource.as_object()?;
+    match extension_key(schema, urn, name) {
+        None => Some(obj),
+        Some(key) => get_ci(obj, key)?.as_object(),
+    }
+}
+
+/// The definition of the attribute (or sub-attribute) `path` names, resolved like [`container`].
+pub fn find_def(schema: &ResourceSchema, path: &AttrPath) -> Option<&'static AttrDef> {
+    find_def_in(schema, path.urn.as_deref(), &path.name, path.sub.as_deref())
+}
+
+/// [`find_def`] on the parts of a path.
+pub fn find_def_in(
+    schema: &ResourceSchema,
+    urn: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+) -> Option<&'static AttrDef> {
+    schema.find_attr(extension_key(schema, urn, name), name, sub)
 }
 
 /// The value at `path` in a canonical resource (`None` when absent or null). For a path with a

@@ -417,8 +417,11 @@ impl Checker {
             .record
             .as_deref()
             .and_then(|r| self.json_path(&format!("{key}.record"), r, false));
-        let not_found_status =
-            self.statuses(&format!("{key}.not_found_status"), &raw.not_found_status, 404);
+        let not_found_status = self.statuses(
+            &format!("{key}.not_found_status"),
+            &raw.not_found_status,
+            404,
+        );
         let conflict_status =
             self.statuses(&format!("{key}.conflict_status"), &raw.conflict_status, 409);
         if self.problems.len() > before {
@@ -459,7 +462,10 @@ impl Checker {
                         } else {
                             ""
                         };
-                        self.problem(key, format!("contains {c:?}, which cannot appear in a URL path{hint}"));
+                        self.problem(
+                            key,
+                            format!("contains {c:?}, which cannot appear in a URL path{hint}"),
+                        );
                         None
                     }
                     None => Some(t),
@@ -490,7 +496,9 @@ impl Checker {
                     match bad {
                         Some(c) => self.problem(
                             &k,
-                            format!("contains {c:?}, which cannot appear in a query value as written"),
+                            format!(
+                                "contains {c:?}, which cannot appear in a query value as written"
+                            ),
                         ),
                         None => out.push((name.clone(), t)),
                     }
@@ -627,7 +635,7 @@ impl Checker {
         match parse_path(&raw.attribute) {
             Err(e) => self.problem(
                 &format!("{key}.attribute"),
-                format!("invalid SCIM path \"{}\": {}", raw.attribute, e.detail()),
+                format!("\"{}\": {}", raw.attribute, e.detail()),
             ),
             Ok(pp) => {
                 let sub = pp.attr.sub.clone().or_else(|| pp.sub.clone());
@@ -669,9 +677,10 @@ impl Checker {
             .as_deref()
             .and_then(|p| self.path_template(&format!("{key}.path"), p, VALUE_VARS));
         let query = self.query(&format!("{key}.query"), &raw.query, VALUE_VARS);
-        let uses_value = path.iter().chain(query.iter().map(|(_, t)| t)).any(|t| {
-            t.vars().any(|v| v == "value")
-        });
+        let uses_value = path
+            .iter()
+            .chain(query.iter().map(|(_, t)| t))
+            .any(|t| t.vars().any(|v| v == "value"));
         if self.problems.len() > before {
             return None;
         }
@@ -793,6 +802,10 @@ fn check_base_url(url: &str) -> Result<String, String> {
         return Err(format!("\"{url}\" must start with http://"));
     }
     let trimmed = url.trim_end_matches('/');
+    let rest = trimmed.get("http://".len()..).unwrap_or_default();
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("\"{url}\" has no host"));
+    }
     let uri: http::Uri = trimmed
         .parse()
         .map_err(|_| format!("\"{url}\" is not a valid URL"))?;
@@ -805,4 +818,716 @@ fn check_base_url(url: &str) -> Result<String, String> {
         ));
     }
     Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::UpdateBody;
+    use crate::mapping::model::OnDuplicate;
+    use std::path::PathBuf;
+
+    const MINIMAL: &str = r#"
+        [app]
+        base_url = "http://app.internal:8080/legacy/"
+
+        [users.get]
+        path = "/api/users/{id}"
+
+        [users.list]
+        path = "/api/users"
+
+        [[users.attribute]]
+        scim = "userName"
+        app = "email"
+    "#;
+
+    fn no_files(p: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no file {}", p.display()),
+        ))
+    }
+
+    fn load(text: &str) -> Result<Mapping, LoadError> {
+        load_mapping_str(text, Path::new("maps/app.toml"), None, &no_files)
+    }
+
+    fn ok(text: &str) -> Mapping {
+        match load(text) {
+            Ok(m) => m,
+            Err(e) => panic!("mapping did not load:\n{e}"),
+        }
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match load(text) {
+            Ok(_) => panic!("mapping loaded but should not have"),
+            Err(e) => e.problems,
+        }
+    }
+
+    fn assert_has(problems: &[String], expected: &[&str]) {
+        for e in expected {
+            assert!(
+                problems.iter().any(|p| p.starts_with(e)),
+                "missing {e:?} in {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn minimal_file_gets_every_default() {
+        let m = ok(MINIMAL);
+        assert_eq!(m.app.base_url, "http://app.internal:8080/legacy");
+        assert!(m.app.headers.is_empty());
+        assert_eq!(m.app.timeout, Duration::from_secs(10));
+        assert_eq!(m.app.connect_timeout, Duration::from_secs(2));
+        assert_eq!(m.app.retries, 2);
+        let u = &m.users;
+        assert_eq!(u.kind, ResourceKind::User);
+        assert_eq!(u.ids, IdMode::App);
+        assert_eq!(u.id_field, JsonPath::parse("id").unwrap());
+        assert_eq!(u.on_duplicate, OnDuplicate::Conflict);
+        assert_eq!(u.deactivation, DeactivationMode::Field);
+        assert_eq!(u.max_scan, 10_000);
+        assert_eq!(u.get.method, http::Method::GET);
+        assert_eq!(u.get.not_found_status, [404]);
+        assert_eq!(u.get.conflict_status, [409]);
+        assert_eq!(
+            u.get.path.render_path(&|_| Some("a/b".into())),
+            "/api/users/a%2Fb"
+        );
+        assert!(u.get.record.is_none() && u.get.wrap.is_none());
+        assert_eq!(u.list.endpoint.method, http::Method::GET);
+        assert!(matches!(u.list.paging, Paging::None));
+        assert!(u.create.is_none() && u.update.is_none() && u.delete.is_none());
+        assert!(u.pushdowns.is_empty());
+        assert!(u.hooks.script.is_none());
+        assert_eq!(u.rules.rules.len(), 1);
+    }
+
+    #[test]
+    fn full_file_compiles_every_section() {
+        let text = r#"
+            version = 1
+            [app]
+            base_url = "http://127.0.0.1:4000"
+            timeout_ms = 5000
+            connect_timeout_ms = 500
+            retries = 0
+            headers = { Accept = "application/json", "X-Tenant" = "acme" }
+            [app.auth]
+            header = "Authorization"
+            prefix = "Bearer "
+            secret = { value = "tok123" }
+
+            [users]
+            ids = "minted"
+            id_field = "data.uid"
+            on_duplicate = "adopt"
+            deactivation = "delete"
+            max_scan = 500
+            script = "hooks/users.rhai"
+            hooks = { to_app = "out", from_app = "back" }
+
+            [users.get]
+            path = "/api/v1/users/{id}"
+            record = "user"
+            not_found_status = [404, 410]
+
+            [users.list]
+            path = "/api/v1/users"
+            query = { active = "any" }
+            records = "data"
+            total_header = "X-Total-Count"
+            paging = { style = "offset", max_size = 50 }
+
+            [users.create]
+            path = "/api/v1/users"
+            wrap = "user"
+            conflict_status = [409, 422]
+
+            [users.update]
+            method = "patch"
+            path = "/api/v1/users/{id}"
+            send = "changes"
+
+            [users.delete]
+            path = "/api/v1/users/{id}"
+
+            [[users.filter]]
+            attribute = "userName"
+            query = { email = "{value}" }
+
+            [[users.filter]]
+            attribute = 'emails[type eq "work"].value'
+            op = "EQ"
+            path = "/api/v1/users/by-email/{value}"
+
+            [[users.filter]]
+            attribute = "name.familyName"
+            op = "sw"
+            query = { "q[last]" = "{value}*" }
+
+            [[users.attribute]]
+            scim = "userName"
+            app = "email"
+
+            [[users.attribute]]
+            scim = "externalId"
+            store = true
+        "#;
+        let read = |p: &Path| -> std::io::Result<String> {
+            assert_eq!(p, Path::new("/etc/maps/hooks/users.rhai"));
+            Ok("fn out(scim, app, ctx) { app }\nfn back(app, scim, ctx) { scim }\n".into())
+        };
+        let m = load_mapping_str(text, Path::new("/etc/maps/app.toml"), None, &read)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.app.base_url, "http://127.0.0.1:4000");
+        assert_eq!(m.app.timeout, Duration::from_millis(5000));
+        assert_eq!(m.app.connect_timeout, Duration::from_millis(500));
+        assert_eq!(m.app.retries, 0);
+        let headers: Vec<(&str, &str, bool)> = m
+            .app
+            .headers
+            .iter()
+            .map(|(n, v, s)| (n.as_str(), v.expose(), *s))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("Authorization", "Bearer tok123", true),
+                ("Accept", "application/json", false),
+                ("X-Tenant", "acme", false),
+            ]
+        );
+        assert!(
+            !format!("{:?}", m.app).contains("tok123"),
+            "secret stays redacted"
+        );
+        let u = &m.users;
+        assert_eq!(u.ids, IdMode::Minted);
+        assert_eq!(u.id_field.to_string(), "data.uid");
+        assert_eq!(u.on_duplicate, OnDuplicate::Adopt);
+        assert_eq!(u.deactivation, DeactivationMode::Delete);
+        assert_eq!(u.max_scan, 500);
+        assert_eq!(u.get.not_found_status, [404, 410]);
+        assert_eq!(
+            u.get.record.as_ref().map(|r| r.to_string()).as_deref(),
+            Some("user")
+        );
+        assert_eq!(
+            u.list.records.as_ref().map(|r| r.to_string()).as_deref(),
+            Some("data")
+        );
+        assert_eq!(u.list.total_header.as_deref(), Some("X-Total-Count"));
+        assert_eq!(u.list.endpoint.query.len(), 1);
+        match &u.list.paging {
+            Paging::Offset {
+                offset_param,
+                size_param,
+                max_size,
+            } => assert_eq!(
+                (offset_param.as_str(), size_param.as_str(), *max_size),
+                ("offset", "limit", 50)
+            ),
+            other => panic!("{other:?}"),
+        }
+        let create = u.create.as_ref().unwrap();
+        assert_eq!(create.method, http::Method::POST);
+        assert_eq!(create.wrap.as_deref(), Some("user"));
+        assert_eq!(create.conflict_status, [409, 422]);
+        let (update, send) = u.update.as_ref().unwrap();
+        assert_eq!(update.method, http::Method::PATCH);
+        assert_eq!(*send, UpdateBody::Changes);
+        assert_eq!(u.delete.as_ref().unwrap().method, http::Method::DELETE);
+
+        assert_eq!(u.pushdowns.len(), 3);
+        let p = &u.pushdowns[0];
+        assert_eq!(
+            (p.attribute.name.as_str(), p.op),
+            ("userName", CompareOp::Eq)
+        );
+        assert!(p.value_path.is_none() && p.path.is_none());
+        assert_eq!(p.query[0].0, "email");
+        assert_eq!(
+            p.query[0].1.render_query(&|_| Some("a&b=c".into())),
+            "a%26b%3Dc"
+        );
+        let p = &u.pushdowns[1];
+        assert_eq!(
+            (p.attribute.name.as_str(), p.attribute.sub.as_deref()),
+            ("emails", Some("value"))
+        );
+        assert!(
+            p.value_path
+                .as_ref()
+                .is_some_and(|v| v.value_filter.is_some())
+        );
+        assert_eq!(
+            p.path
+                .as_ref()
+                .unwrap()
+                .render_path(&|_| Some("a@b.c".into())),
+            "/api/v1/users/by-email/a%40b%2Ec"
+        );
+        let p = &u.pushdowns[2];
+        assert_eq!(p.op, CompareOp::Sw);
+        assert_eq!(
+            (p.attribute.name.as_str(), p.attribute.sub.as_deref()),
+            ("name", Some("familyName"))
+        );
+
+        let script = u.hooks.script.as_ref().unwrap();
+        assert_eq!(script.path, PathBuf::from("/etc/maps/hooks/users.rhai"));
+        assert_eq!(u.hooks.to_app.as_deref(), Some("out"));
+        assert_eq!(u.hooks.from_app.as_deref(), Some("back"));
+    }
+
+    #[test]
+    fn override_base_url_wins_and_may_replace_a_missing_one() {
+        let m = load_mapping_str(
+            MINIMAL,
+            Path::new("m.toml"),
+            Some("http://10.0.0.5:9000/"),
+            &no_files,
+        )
+        .unwrap();
+        assert_eq!(m.app.base_url, "http://10.0.0.5:9000");
+        let without = MINIMAL.replace("base_url = \"http://app.internal:8080/legacy/\"", "");
+        assert_eq!(
+            problems(&without),
+            [
+                "maps/app.toml: app.base_url: required (in the mapping file or the config's `app.base_url`)"
+            ]
+        );
+        let m =
+            load_mapping_str(&without, Path::new("m.toml"), Some("http://x"), &no_files).unwrap();
+        assert_eq!(m.app.base_url, "http://x");
+        let e =
+            load_mapping_str(MINIMAL, Path::new("m.toml"), Some("ftp://x"), &no_files).unwrap_err();
+        assert!(
+            e.problems[0].starts_with("m.toml: app.base_url (from the configuration): "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert_eq!(check_base_url("http://a:1//").unwrap(), "http://a:1");
+        assert_eq!(check_base_url("HTTP://a/p").unwrap(), "HTTP://a/p");
+        assert!(
+            check_base_url("https://a")
+                .unwrap_err()
+                .contains("https is not supported yet")
+        );
+        assert!(
+            check_base_url("a.example")
+                .unwrap_err()
+                .contains("must start with http://")
+        );
+        assert!(check_base_url("http://").is_err());
+        assert!(check_base_url("http://a/?x=1").is_err());
+        assert!(check_base_url("http://a/#x").is_err());
+        assert!(check_base_url("http://a b").is_err());
+        assert!(check_base_url("ht").is_err());
+        assert!(check_base_url("é").is_err(), "no panic on multi-byte text");
+    }
+
+    #[test]
+    fn five_mistakes_are_all_reported_with_their_keys() {
+        let text = r#"
+            version = 2
+            [app]
+            base_url = "https://app.example"
+
+            [users]
+            deactivation = "endpoint"
+
+            [users.get]
+            path = "/api/users/{user_id}"
+
+            [users.list]
+            path = "/api/users"
+
+            [[users.filter]]
+            attribute = "userName"
+            op = "like"
+            query = { q = "{value}" }
+
+            [[users.attribute]]
+            scim = "userName"
+            app = "email"
+
+            [[users.attribute]]
+            scim = "nmae.givenName"
+            app = "first"
+        "#;
+        let p = problems(text);
+        let expected = [
+            "maps/app.toml: version: unsupported version 2; only 1 exists",
+            "maps/app.toml: app.base_url: \"https://app.example\": https is not supported yet",
+            "maps/app.toml: users.get.path: unknown variable {user_id}; allowed: {id}",
+            "maps/app.toml: users.filter[1].op: unknown operator \"like\"",
+            "maps/app.toml: users.attribute[2].scim: unknown SCIM attribute \"nmae.givenName\"",
+            "maps/app.toml: users.deactivation: \"endpoint\" needs `users.deactivate` and `users.reactivate`",
+        ];
+        assert_has(&p, &expected);
+        assert_eq!(p.len(), expected.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn toml_errors_have_line_and_column() {
+        let e = load("[app]\nbse_url = \"http://a\"\n").unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "maps/app.toml:2:1: unknown field `bse_url`, expected one of `base_url`, `auth`, \
+              `headers`, `timeout_ms`, `connect_timeout_ms`, `retries`"
+            ]
+        );
+        let e = load("[app]\nbase_url = \"http://a\"\n[users\n").unwrap_err();
+        assert_eq!(e.problems.len(), 1);
+        assert!(e.problems[0].starts_with("maps/app.toml:3:"), "{e}");
+        let typo = MINIMAL.replace("[users.list]", "[users.list]\nrecrods = \"data\"");
+        let e = load(&typo).unwrap_err();
+        // toml points at the table holding the unknown key.
+        assert!(e.problems[0].starts_with("maps/app.toml:8:9: "), "{e}");
+        assert!(e.problems[0].contains("unknown field `recrods`"), "{e}");
+        let wrong_type = MINIMAL.replace("[app]", "[app]\ntimeout_ms = \"fast\"");
+        let e = load(&wrong_type).unwrap_err();
+        assert!(e.problems[0].starts_with("maps/app.toml:3:14: "), "{e}");
+        let e = load("").unwrap_err();
+        assert!(e.problems[0].contains("missing field `app`"), "{e}");
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("é = 1", 3), (1, 3));
+        assert_eq!(line_column("é", 1), (1, 1), "inside a character");
+        assert_eq!(line_column("x", 99), (1, 2));
+    }
+
+    #[test]
+    fn endpoint_and_template_problems_name_their_keys() {
+        let text = r#"
+            [app]
+            base_url = "http://a"
+            headers = { "Bad Header" = "x", "X-Ok" = "line\nbreak" }
+            timeout_ms = 0
+            [app.auth]
+            header = "X-Ok"
+            secret = { env = "SCIM_SIDECAR_TEST_SURELY_UNSET_VAR" }
+
+            [users]
+            id_field = ""
+            max_scan = 0
+
+            [users.get]
+            method = "FETCH"
+            path = "api/users/{id}"
+
+            [users.list]
+            path = "/api/users?all=1"
+            query = { page = "{id}", q = "a b" }
+            records = "a..b"
+            total = "meta.total"
+            total_header = "X-Total"
+            paging = { style = "page", offset_param = "o", max_size = 0 }
+
+            [users.create]
+            path = "/api/users/{id}"
+            not_found_status = [99]
+
+            [users.update]
+            path = "/api/users/{id"
+
+            [users.delete]
+            path = "/api/users/{id}}"
+
+            [[users.attribute]]
+            scim = "userName"
+            app = "email"
+        "#;
+        let p = problems(text);
+        let expected = [
+            "maps/app.toml: app.auth.secret: environment variable SCIM_SIDECAR_TEST_SURELY_UNSET_VAR is not set",
+            "maps/app.toml: app.headers.Bad Header: \"Bad Header\" is not a valid HTTP header name",
+            "maps/app.toml: app.headers.X-Ok: not a valid HTTP header value",
+            "maps/app.toml: app.headers: `X-Ok` is already set by `app.auth`",
+            "maps/app.toml: app.timeout_ms: must be greater than 0",
+            "maps/app.toml: users.id_field: must not be empty",
+            "maps/app.toml: users.max_scan: must be at least 1",
+            "maps/app.toml: users.get.method: unknown method \"FETCH\"",
+            "maps/app.toml: users.get.path: \"api/users/{id}\" must start with `/`",
+            "maps/app.toml: users.list.path: contains '?', which cannot appear in a URL path; put query parameters in `query`",
+            "maps/app.toml: users.list.query.page: unknown variable {id}; no variables are allowed here",
+            "maps/app.toml: users.list.query.q: contains ' '",
+            "maps/app.toml: users.list.records: `a..b` has an empty segment",
+            "maps/app.toml: users.list.total_header: give `total` or `total_header`, not both",
+            "maps/app.toml: users.list.paging.max_size: must be at least 1",
+            "maps/app.toml: users.list.paging.offset_param: not used with style = \"page\"",
+            "maps/app.toml: users.create.path: unknown variable {id}; no variables are allowed here",
+            "maps/app.toml: users.create.not_found_status: 99 is not an HTTP status",
+            "maps/app.toml: users.update.path: unclosed `{`",
+            "maps/app.toml: users.delete.path: unmatched `}`",
+        ];
+        assert_has(&p, &expected);
+        assert_eq!(p.len(), expected.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn semantic_requirements_are_checked() {
+        let base = MINIMAL.to_string();
+        let p = problems(&base.replace(
+            "[users.get]",
+            "[users]\ndeactivation = \"delete\"\n[users.get]",
+        ));
+        assert_has(
+            &p,
+            &[
+                "maps/app.toml: users.deactivation: \"delete\" needs `users.ids = \"minted\"`",
+                "maps/app.toml: users.deactivation: \"delete\" needs `users.delete` and `users.create`",
+            ],
+        );
+        assert_eq!(p.len(), 2, "{p:#?}");
+
+        let endpoint = base.replace(
+            "[users.get]",
+            "[users]\ndeactivation = \"endpoint\"\n\
+             [users.deactivate]\npath = \"/api/users/{id}/suspend\"\n\
+             [users.reactivate]\npath = \"/api/users/{id}/unsuspend\"\n[users.get]",
+        ) + "\n[[users.attribute]]\nscim = \"active\"\napp = \"status\"\nmap = { \"true\" = \"on\", \"false\" = \"off\" }\n";
+        let p = problems(&endpoint);
+        assert_eq!(
+            p,
+            [
+                "maps/app.toml: users.deactivation: with \"endpoint\", the `active` rule must be `read_only = true` (the endpoints change it)"
+            ]
+        );
+        let m = ok(&endpoint.replace("app = \"status\"", "app = \"status\"\nread_only = true"));
+        let d = m.users.deactivate.as_ref().unwrap();
+        assert_eq!(d.method, http::Method::POST);
+        assert_eq!(
+            d.path.render_path(&|_| Some("7".into())),
+            "/api/users/7/suspend"
+        );
+
+        let p = problems(
+            &(base.clone() + "\n[groups.get]\npath = \"/g/{id}\"\n[groups.list]\npath = \"/g\"\n"),
+        );
+        assert_eq!(p, ["maps/app.toml: groups: groups are not supported yet"]);
+
+        let no_user_name = base.replace("scim = \"userName\"", "scim = \"displayName\"");
+        assert_eq!(
+            problems(&no_user_name),
+            ["maps/app.toml: users.attribute: a rule for `userName` is required"]
+        );
+    }
+
+    #[test]
+    fn paging_defaults_per_style() {
+        let page = MINIMAL.replace(
+            "[users.list]",
+            "[users.list]\npaging = { style = \"page\" }",
+        );
+        match ok(&page).users.list.paging {
+            Paging::Page {
+                page_param,
+                size_param,
+                first_page,
+                max_size,
+            } => assert_eq!(
+                (
+                    page_param.as_str(),
+                    size_param.as_str(),
+                    first_page,
+                    max_size
+                ),
+                ("page", "per_page", 1, 100)
+            ),
+            other => panic!("{other:?}"),
+        }
+        let page0 = MINIMAL.replace(
+            "[users.list]",
+            "[users.list]\npaging = { style = \"page\", first_page = 0, page_param = \"p\", size_param = \"n\" }",
+        );
+        assert!(matches!(
+            ok(&page0).users.list.paging,
+            Paging::Page { first_page: 0, ref page_param, .. } if page_param == "p"
+        ));
+        let none_with_param = MINIMAL.replace(
+            "[users.list]",
+            "[users.list]\npaging = { size_param = \"n\" }",
+        );
+        assert_eq!(
+            problems(&none_with_param),
+            [
+                "maps/app.toml: users.list.paging.size_param: not used with style = \"none\" (set `style`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn pushdown_problems() {
+        let text = MINIMAL.to_string()
+            + r#"
+            [[users.filter]]
+            attribute = "userName"
+            [[users.filter]]
+            attribute = "nope"
+            query = { q = "{value}" }
+            [[users.filter]]
+            attribute = "userName"
+            op = "pr"
+            query = { q = "{value}" }
+            [[users.filter]]
+            attribute = "userName"
+            query = { q = "fixed" }
+            [[users.filter]]
+            attribute = "emails[type eq"
+            query = { q = "{value}" }
+            [[users.filter]]
+            attribute = "userName"
+            path = "/by/{id}"
+        "#;
+        let p = problems(&text);
+        let expected = [
+            "maps/app.toml: users.filter[1]: needs `query` or `path`",
+            "maps/app.toml: users.filter[2].attribute: unknown SCIM attribute \"nope\"",
+            "maps/app.toml: users.filter[3].op: unknown operator \"pr\"",
+            "maps/app.toml: users.filter[4]: neither `path` nor `query` uses {value}",
+            "maps/app.toml: users.filter[5].attribute: \"emails[type eq\": invalid path at column",
+            "maps/app.toml: users.filter[6].path: unknown variable {id}; allowed: {value}",
+        ];
+        assert_has(&p, &expected);
+        assert_eq!(p.len(), expected.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn script_and_hook_problems() {
+        let with_hooks = |hooks: &str| {
+            MINIMAL.replace(
+                "[users.get]",
+                &format!("[users]\nscript = \"s.rhai\"\nhooks = {{ {hooks} }}\n[users.get]"),
+            )
+        };
+        let script = |src: &'static str| {
+            move |p: &Path| -> std::io::Result<String> {
+                assert_eq!(p, Path::new("maps/s.rhai"));
+                Ok(src.to_string())
+            }
+        };
+        // A missing function and one with the wrong number of parameters.
+        let e = load_mapping_str(
+            &with_hooks("to_app = \"to_app\", from_app = \"from_app\""),
+            Path::new("maps/app.toml"),
+            None,
+            &script("fn from_app(app, scim) { scim }"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "maps/app.toml: users.hooks.to_app: function to_app(scim, app, ctx) not found in maps/s.rhai",
+                "maps/app.toml: users.hooks.from_app: function from_app(app, scim, ctx) not found in maps/s.rhai",
+            ]
+        );
+        // A syntax error keeps the script's own file:line:column.
+        let e = load_mapping_str(
+            &with_hooks("to_app = \"to_app\""),
+            Path::new("maps/app.toml"),
+            None,
+            &script("fn to_app(scim, app, ctx) {\n  app +\n}"),
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(
+            e.problems[0].starts_with("maps/app.toml: users.script: maps/s.rhai:"),
+            "{e}"
+        );
+        // An unreadable script.
+        let p = problems(&with_hooks("to_app = \"to_app\""));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("maps/app.toml: users.script: cannot read maps/s.rhai: "),
+            "{p:?}"
+        );
+        // Hooks without a script.
+        let p = problems(&MINIMAL.replace(
+            "[users.get]",
+            "[users.hooks]\nfrom_app = \"f\"\n[users.get]",
+        ));
+        assert_eq!(
+            p,
+            [
+                "maps/app.toml: users.hooks.from_app: needs `users.script` (the file that defines it)"
+            ]
+        );
+        // A script without hooks is fine (nothing calls it).
+        let m = load_mapping_str(
+            &MINIMAL.replace("[users.get]", "[users]\nscript = \"s.rhai\"\n[users.get]"),
+            Path::new("maps/app.toml"),
+            None,
+            &script("fn helper(x) { x }"),
+        )
+        .unwrap();
+        assert!(m.users.hooks.script.is_some() && m.users.hooks.to_app.is_none());
+    }
+
+    /// The example in mappings/README.md is the one integrators copy: it must load.
+    #[test]
+    fn readme_example_loads() {
+        let readme = include_str!("../../mappings/README.md");
+        let block = |lang: &str| {
+            let start = readme
+                .find(&format!("```{lang}\n"))
+                .unwrap_or_else(|| panic!("no {lang} block"))
+                + lang.len()
+                + 4;
+            let len = readme[start..].find("```").unwrap();
+            readme[start..start + len].to_string()
+        };
+        let toml_text = block("toml").replace(
+            "secret = { env = \"EXAMPLE_APP_TOKEN\" }",
+            "secret = { value = \"t\" }",
+        );
+        let rhai = block("rhai");
+        let read = move |p: &Path| -> std::io::Result<String> {
+            assert_eq!(p, Path::new("mappings/example.rhai"));
+            Ok(rhai.clone())
+        };
+        let m = load_mapping_str(&toml_text, Path::new("mappings/example.toml"), None, &read)
+            .unwrap_or_else(|e| panic!("README example does not load:\n{e}"));
+        let u = &m.users;
+        assert!(matches!(u.list.paging, Paging::Page { .. }));
+        assert_eq!(u.pushdowns.len(), 2);
+        // The rules do what the README says they do.
+        let scim = u
+            .rules
+            .app_to_scim(&serde_json::json!({
+                "id": 42, "email": "ada@example.com", "first_name": "Ada", "status": "disabled",
+                "employee_no": 7, "role": "member", "created_at": "2024-01-01T00:00:00Z"
+            }))
+            .unwrap();
+        assert_eq!(scim["active"], false);
+        assert_eq!(scim["userName"], "ada@example.com");
+        assert_eq!(
+            scim[crate::scim::ENTERPRISE_USER_SCHEMA]["employeeNumber"],
+            "7"
+        );
+        let script = u.hooks.script.as_ref().unwrap();
+        let err = script
+            .call_hook(
+                "to_app",
+                serde_json::json!({"userName": "x@contractor.example"}),
+                serde_json::json!({}),
+                serde_json::json!({"operation": "create", "resource": "User"}),
+            )
+            .unwrap_err();
+        assert_eq!(err.class().status, 403);
+    }
 }

@@ -316,10 +316,10 @@ impl Rule {
                 let text = scalar_text(v).ok_or_else(|| {
                     Error::invalid_value(format!("{label}: expected a single value"))
                 })?;
-                let found = map
-                    .iter()
-                    .find(|(k, _)| *k == text)
-                    .or_else(|| map.iter().find(|(k, _)| k.to_lowercase() == text.to_lowercase()));
+                let found = map.iter().find(|(k, _)| *k == text).or_else(|| {
+                    map.iter()
+                        .find(|(k, _)| k.to_lowercase() == text.to_lowercase())
+                });
                 match found {
                     Some((_, app)) => return Ok(app.clone()),
                     None => {
@@ -336,8 +336,9 @@ impl Rule {
         };
         match self.app_type {
             None => Ok(mapped.clone()),
-            Some(t) => convert_app(mapped, t)
-                .map_err(|m| Error::invalid_value(format!("{label}: {m}"))),
+            Some(t) => {
+                convert_app(mapped, t).map_err(|m| Error::invalid_value(format!("{label}: {m}")))
+            }
         }
     }
 
@@ -418,11 +419,7 @@ impl Target {
             .iter()
             .filter(|e| self.element_matches(sel, e, schema))
             .collect();
-        if let Some(e) = matching
-            .iter()
-            .find(|e| is_primary(e))
-            .or(matching.first())
-        {
+        if let Some(e) = matching.iter().find(|e| is_primary(e)).or(matching.first()) {
             return Some(e);
         }
         if sel.only_eqs {
@@ -670,9 +667,7 @@ fn is_primary(v: &Value) -> bool {
 
 /// The object under `key`, made an object if it is anything else.
 fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
-    let slot = map
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let slot = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
@@ -690,7 +685,9 @@ fn add_schema(resource: &mut Map<String, Value>, urn: &str) {
         *slot = Value::Array(Vec::new());
     }
     if let Value::Array(list) = slot
-        && !list.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+        && !list
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
     {
         list.push(Value::String(urn.into()));
     }
@@ -841,7 +838,7 @@ fn compile_rule(
     let mut target = None;
     if let Some(text) = &r.scim {
         match parse_path(text) {
-            Err(e) => problem("scim", format!("invalid SCIM path \"{text}\": {}", e.detail())),
+            Err(e) => problem("scim", format!("\"{text}\": {}", e.detail())),
             Ok(pp) => match resolve(&pp, text, schema) {
                 Err(m) => problem("scim", m),
                 Ok(t) => {
@@ -880,7 +877,10 @@ fn compile_rule(
 
     let mut app = None;
     match (&r.app, r.store) {
-        (Some(_), true) => problem("store", "`store = true` and `app` exclude each other".into()),
+        (Some(_), true) => problem(
+            "store",
+            "`store = true` and `app` exclude each other".into(),
+        ),
         (Some(text), false) if text.is_empty() => problem("app", "must not be empty".into()),
         (Some(text), false) => match JsonPath::parse(text) {
             Ok(p) => app = Some(p),
@@ -915,7 +915,10 @@ fn compile_rule(
         );
     }
     if r.read_only {
-        for (k, set) in [("default", r.default.is_some()), ("constant", r.constant.is_some())] {
+        for (k, set) in [
+            ("default", r.default.is_some()),
+            ("constant", r.constant.is_some()),
+        ] {
             if set {
                 problem(k, "a `read_only` rule never sends anything".into());
             }
@@ -965,7 +968,9 @@ fn compile_rule(
             if boolean && !k.eq_ignore_ascii_case("true") && !k.eq_ignore_ascii_case("false") {
                 problem(
                     "map",
-                    format!("keys for a boolean attribute must be \"true\" or \"false\", not \"{k}\""),
+                    format!(
+                        "keys for a boolean attribute must be \"true\" or \"false\", not \"{k}\""
+                    ),
                 );
             }
             match convert(v) {
@@ -998,8 +1003,16 @@ fn compile_rule(
             }
         }
     };
-    let default = if r.store { None } else { converted("default", &r.default) };
-    let constant = if r.store { None } else { converted("constant", &r.constant) };
+    let default = if r.store {
+        None
+    } else {
+        converted("default", &r.default)
+    };
+    let constant = if r.store {
+        None
+    } else {
+        converted("constant", &r.constant)
+    };
 
     if problems.len() > before {
         return None;
@@ -1019,4 +1032,996 @@ fn compile_rule(
         app_type: r.app_type,
         target,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ClientError;
+    use crate::scim::ENTERPRISE_USER_SCHEMA as ENT;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Deserialize)]
+    struct File {
+        attribute: Vec<AttributeRule>,
+    }
+
+    fn try_rules(toml_text: &str) -> Result<Rules, Vec<String>> {
+        let f: File = toml::from_str(toml_text).expect("test TOML parses");
+        Rules::compile(ResourceKind::User, &f.attribute)
+    }
+
+    fn rules(toml_text: &str) -> Rules {
+        match try_rules(toml_text) {
+            Ok(r) => r,
+            Err(p) => panic!("rules did not compile: {p:#?}"),
+        }
+    }
+
+    fn problems(toml_text: &str) -> Vec<String> {
+        match try_rules(toml_text) {
+            Ok(_) => panic!("rules compiled but should not have"),
+            Err(p) => p,
+        }
+    }
+
+    fn to_app(r: &Rules, scim: Value, kind: WriteKind, mut app: Value) -> Value {
+        r.scim_to_app(&scim, &mut app, kind).expect("scim_to_app");
+        app
+    }
+
+    const FULL: &str = r#"
+        [[attribute]]
+        scim = "userName"
+        app = "email"
+        immutable = true
+        [[attribute]]
+        scim = "name.givenName"
+        app = "profile.first_name"
+        [[attribute]]
+        scim = "name.familyName"
+        app = "profile.last_name"
+        [[attribute]]
+        scim = "emails[type eq \"work\"].value"
+        app = "email"
+        [[attribute]]
+        scim = "phoneNumbers[type eq \"mobile\"].value"
+        app = "mobile"
+        [[attribute]]
+        scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+        app = "dept"
+        [[attribute]]
+        scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+        app = "manager_id"
+        app_type = "number"
+        [[attribute]]
+        scim = "active"
+        app = "status"
+        map = { "true" = "active", "false" = "suspended" }
+        [[attribute]]
+        scim = "roles"
+        app = "roles"
+        [[attribute]]
+        scim = "externalId"
+        store = true
+        [[attribute]]
+        scim = "password"
+        app = "password"
+        write_only = true
+        [[attribute]]
+        scim = "meta.created"
+        app = "created_at"
+        read_only = true
+        [[attribute]]
+        app = "role"
+        default = "member"
+        [[attribute]]
+        app = "source"
+        constant = "scim"
+    "#;
+
+    fn okta_user() -> Value {
+        json!({
+            "schemas": [crate::scim::USER_SCHEMA, ENT],
+            "userName": "ada@example.com",
+            "externalId": "00u1",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@work.example", "type": "work", "primary": true}],
+            "phoneNumbers": [{"value": "+1 555", "type": "mobile"}],
+            "active": true,
+            "password": "s3cret",
+            "roles": [{"value": "admin"}],
+            ENT: {"department": "R&D", "manager": {"value": "17"}},
+        })
+    }
+
+    #[test]
+    fn full_create_writes_every_writable_rule() {
+        let r = rules(FULL);
+        let app = to_app(&r, okta_user(), WriteKind::Create, json!({}));
+        assert_eq!(
+            app,
+            json!({
+                // userName first, then the work email (present) overwrites the same field.
+                "email": "ada@work.example",
+                "profile": {"first_name": "Ada", "last_name": "Lovelace"},
+                "mobile": "+1 555",
+                "dept": "R&D",
+                "manager_id": 17,
+                "status": "active",
+                "roles": [{"value": "admin"}],
+                "password": "s3cret",
+                "role": "member",
+                "source": "scim",
+            })
+        );
+    }
+
+    #[test]
+    fn create_leaves_absent_attributes_out_and_update_nulls_them() {
+        let r = rules(FULL);
+        let scim = json!({"userName": "bob", "active": false});
+        let app = to_app(&r, scim.clone(), WriteKind::Create, json!({}));
+        assert_eq!(
+            app,
+            json!({"email": "bob", "status": "suspended", "role": "member", "source": "scim"})
+        );
+        let current = json!({
+            "id": 5, "email": "old", "profile": {"first_name": "Old", "last_name": "Name"},
+            "mobile": "1", "dept": "X", "manager_id": 3, "status": "active",
+            "role": "admin", "created_at": "2020", "source": "ui", "extra": true
+        });
+        let app = to_app(&r, scim, WriteKind::Update, current);
+        assert_eq!(
+            app,
+            json!({
+                "id": 5, "email": "bob",
+                "profile": {"first_name": null, "last_name": null},
+                "mobile": null, "dept": null, "manager_id": null, "status": "suspended",
+                // Application-only defaults apply to new records only.
+                "role": "admin",
+                "created_at": "2020", "source": "scim", "extra": true,
+                "roles": null, "password": null,
+            })
+        );
+    }
+
+    #[test]
+    fn a_later_rule_for_the_same_field_wins_only_when_present() {
+        let r = rules(FULL);
+        // The work email is absent: the userName value stays, even on update (no null).
+        let app = to_app(
+            &r,
+            json!({"userName": "ada"}),
+            WriteKind::Update,
+            json!({"email": "old"}),
+        );
+        assert_eq!(app["email"], "ada");
+        // Reversed order: the later userName rule is always present and wins.
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "emails[type eq \"work\"].value"
+            app = "email"
+            [[attribute]]
+            scim = "userName"
+            app = "email"
+            "#,
+        );
+        let app = to_app(&r, okta_user(), WriteKind::Create, json!({}));
+        assert_eq!(app, json!({"email": "ada@example.com"}));
+    }
+
+    #[test]
+    fn scim_defaults_fill_absent_values_on_create_and_update() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "locale"
+            app = "locale"
+            default = "en-US"
+            "#,
+        );
+        let app = to_app(&r, json!({"userName": "a"}), WriteKind::Create, json!({}));
+        assert_eq!(app, json!({"login": "a", "locale": "en-US"}));
+        let app = to_app(
+            &r,
+            json!({"userName": "a"}),
+            WriteKind::Update,
+            json!({"locale": "fr"}),
+        );
+        assert_eq!(app, json!({"login": "a", "locale": "en-US"}));
+        let app = to_app(
+            &r,
+            json!({"userName": "a", "locale": "de"}),
+            WriteKind::Create,
+            json!({}),
+        );
+        assert_eq!(app["locale"], "de");
+    }
+
+    #[test]
+    fn value_maps_match_exactly_then_case_insensitively_and_refuse_the_rest() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "userType"
+            app = "kind"
+            map = { Employee = "emp", Contractor = "ext", contractor = "lower" }
+            "#,
+        );
+        let send = |t: &str| {
+            let mut app = json!({});
+            r.scim_to_app(
+                &json!({"userName": "a", "userType": t}),
+                &mut app,
+                WriteKind::Create,
+            )
+            .map(|_| app["kind"].clone())
+        };
+        assert_eq!(send("Employee").unwrap(), "emp");
+        assert_eq!(send("contractor").unwrap(), "lower");
+        assert_eq!(send("EMPLOYEE").unwrap(), "emp");
+        let err = send("Intern").unwrap_err();
+        assert_eq!(err.class().status, 400);
+        assert!(matches!(err, Error::Client(ClientError::InvalidValue(_))));
+        let msg = err.to_string();
+        assert!(msg.contains("userType"), "{msg}");
+        assert!(msg.contains("\"Intern\""), "{msg}");
+        assert!(msg.contains("\"Contractor\", \"Employee\""), "{msg}");
+        // A complex value cannot be looked up.
+        let mut app = json!({});
+        let err = r
+            .scim_to_app(
+                &json!({"userName": "a", "userType": {"x": 1}}),
+                &mut app,
+                WriteKind::Create,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("single value"), "{err}");
+    }
+
+    #[test]
+    fn map_values_go_through_app_type() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            app_type = "string"
+            [[attribute]]
+            scim = "active"
+            app = "enabled"
+            map = { "true" = "1", "false" = "0" }
+            app_type = "number"
+            [[attribute]]
+            scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"
+            app = "emp_no"
+            app_type = "number"
+            [[attribute]]
+            scim = "nickName"
+            app = "vip"
+            app_type = "boolean"
+            "#,
+        );
+        let scim = json!({"userName": "a", "active": false, ENT: {"employeeNumber": "0042"}, "nickName": "TRUE"});
+        let app = to_app(&r, scim, WriteKind::Create, json!({}));
+        assert_eq!(
+            app,
+            json!({"login": "a", "enabled": 0, "emp_no": 42, "vip": true})
+        );
+        // And back: 0 → false through the reverse map, 42 → "42", true → "true".
+        let back = r.app_to_scim(&app).unwrap();
+        assert_eq!(back["active"], false);
+        assert_eq!(back[ENT]["employeeNumber"], "42");
+        assert_eq!(back["nickName"], "true");
+        let mut app = json!({});
+        let err = r
+            .scim_to_app(
+                &json!({"userName": "a", ENT: {"employeeNumber": "A7"}}),
+                &mut app,
+                WriteKind::Create,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("employeeNumber"), "{err}");
+        assert!(err.to_string().contains("not a number"), "{err}");
+    }
+
+    #[test]
+    fn value_paths_fall_back_to_primary_then_first_for_eq_filters() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "emails[type eq \"work\"].value"
+            app = "email"
+            "#,
+        );
+        let email = |emails: Value| {
+            to_app(
+                &r,
+                json!({"userName": "u", "emails": emails}),
+                WriteKind::Create,
+                json!({}),
+            )["email"]
+                .clone()
+        };
+        assert_eq!(
+            email(
+                json!([{"value": "h", "type": "home", "primary": true}, {"value": "w", "type": "WORK"}])
+            ),
+            "w",
+            "type compares case-insensitively"
+        );
+        assert_eq!(
+            email(
+                json!([{"value": "w1", "type": "work"}, {"value": "w2", "type": "work", "primary": true}])
+            ),
+            "w2",
+            "the primary one among matches"
+        );
+        assert_eq!(
+            email(json!([{"value": "o", "type": "other"}, {"value": "p", "primary": true}])),
+            "p",
+            "no match: the primary element"
+        );
+        assert_eq!(
+            email(json!([{"value": "first"}, {"value": "second"}])),
+            "first",
+            "no match and no primary: the first element"
+        );
+        assert_eq!(email(json!([])), Value::Null);
+    }
+
+    #[test]
+    fn value_paths_with_richer_filters_do_not_fall_back() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "emails[type eq \"work\" or type eq \"other\"].value"
+            app = "email"
+            "#,
+        );
+        let app = to_app(
+            &r,
+            json!({"userName": "u", "emails": [{"value": "h", "type": "home", "primary": true}]}),
+            WriteKind::Create,
+            json!({}),
+        );
+        assert!(app.get("email").is_none(), "{app}");
+        let app = to_app(
+            &r,
+            json!({"userName": "u", "emails": [{"value": "h", "type": "home"}, {"value": "o", "type": "other"}]}),
+            WriteKind::Create,
+            json!({}),
+        );
+        assert_eq!(app["email"], "o");
+    }
+
+    #[test]
+    fn dotted_multi_valued_sub_attribute_reads_the_primary_element() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "emails.value"
+            app = "email"
+            "#,
+        );
+        let app = to_app(
+            &r,
+            json!({"userName": "u", "emails": [{"value": "a"}, {"value": "b", "primary": true}]}),
+            WriteKind::Create,
+            json!({}),
+        );
+        assert_eq!(app["email"], "b");
+        let scim = r.app_to_scim(&json!({"login": "u", "email": "x"})).unwrap();
+        assert_eq!(scim["emails"], json!([{"value": "x", "primary": true}]));
+    }
+
+    #[test]
+    fn app_to_scim_builds_canonical_resources() {
+        let r = rules(FULL);
+        let app = json!({
+            "id": 7,
+            "email": "ada@example.com",
+            "profile": {"first_name": "Ada", "last_name": null},
+            "mobile": 5551234,
+            "dept": "R&D",
+            "manager_id": 17,
+            "status": "active",
+            "roles": [{"value": "admin"}],
+            "password": "hash",
+            "created_at": "2024-01-02T03:04:05Z",
+            "role": "member",
+        });
+        let scim = r.app_to_scim(&app).unwrap();
+        assert_eq!(
+            scim,
+            json!({
+                "schemas": [crate::scim::USER_SCHEMA, ENT],
+                "userName": "ada@example.com",
+                "name": {"givenName": "Ada"},
+                "emails": [{"type": "work", "value": "ada@example.com", "primary": true}],
+                "phoneNumbers": [{"type": "mobile", "value": "5551234", "primary": true}],
+                ENT: {"department": "R&D", "manager": {"value": "17"}},
+                "active": true,
+                "roles": [{"value": "admin"}],
+                "meta": {"created": "2024-01-02T03:04:05Z"},
+            })
+        );
+        assert!(scim.get("password").is_none());
+        assert!(scim.get("externalId").is_none());
+        assert!(scim.get("id").is_none());
+        // An empty record gives just the schemas.
+        assert_eq!(
+            r.app_to_scim(&json!({})).unwrap(),
+            json!({"schemas": [crate::scim::USER_SCHEMA]})
+        );
+    }
+
+    #[test]
+    fn several_value_paths_share_one_multi_valued_attribute() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "emails[type eq \"work\"].value"
+            app = "work_email"
+            [[attribute]]
+            scim = "emails[type eq \"home\"].value"
+            app = "home_email"
+            [[attribute]]
+            scim = "emails[type eq \"home\"].display"
+            app = "home_label"
+            [[attribute]]
+            scim = "addresses[type eq \"work\"].locality"
+            app = "city"
+            [[attribute]]
+            scim = "addresses[type eq \"work\"].postalCode"
+            app = "zip"
+            "#,
+        );
+        let scim = r
+            .app_to_scim(&json!({
+                "login": "u", "work_email": "w@x", "home_email": "h@x", "home_label": "Home",
+                "city": "Paris", "zip": 75001
+            }))
+            .unwrap();
+        assert_eq!(
+            scim["emails"],
+            json!([
+                {"type": "work", "value": "w@x", "primary": true},
+                {"type": "home", "value": "h@x", "display": "Home"},
+            ])
+        );
+        assert_eq!(
+            scim["addresses"],
+            json!([{"type": "work", "locality": "Paris", "postalCode": "75001", "primary": true}])
+        );
+        // Only the home email known: it is the first, so it is primary.
+        let scim = r
+            .app_to_scim(&json!({"login": "u", "home_email": "h@x"}))
+            .unwrap();
+        assert_eq!(
+            scim["emails"],
+            json!([{"type": "home", "value": "h@x", "primary": true}])
+        );
+    }
+
+    #[test]
+    fn primary_eq_filters_set_primary_themselves() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "emails[type eq \"home\"].value"
+            app = "home"
+            [[attribute]]
+            scim = "emails[primary eq true].value"
+            app = "main"
+            "#,
+        );
+        let scim = r
+            .app_to_scim(&json!({"login": "u", "home": "h", "main": "m"}))
+            .unwrap();
+        assert_eq!(
+            scim["emails"],
+            json!([{"type": "home", "value": "h"}, {"primary": true, "value": "m"}])
+        );
+        let app = to_app(
+            &r,
+            json!({"userName": "u", "emails": [{"value": "a"}, {"value": "b", "primary": true}]}),
+            WriteKind::Create,
+            json!({}),
+        );
+        assert_eq!(app["main"], "b");
+    }
+
+    #[test]
+    fn reverse_maps_type_values_and_use_map_default() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "active"
+            app = "status"
+            map = { "TRUE" = "active", "false" = "locked" }
+            map_default = false
+            [[attribute]]
+            scim = "title"
+            app = "level"
+            map = { Boss = 1, Staff = 2 }
+            "#,
+        );
+        let s = r
+            .app_to_scim(&json!({"login": "u", "status": "active", "level": 2}))
+            .unwrap();
+        assert_eq!(s["active"], true);
+        assert_eq!(s["title"], "Staff");
+        let s = r
+            .app_to_scim(&json!({"login": "u", "status": "pending"}))
+            .unwrap();
+        assert_eq!(s["active"], false, "map_default");
+        let err = r
+            .app_to_scim(&json!({"login": "u", "level": 9}))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::App(AppError::BadResponse(_))),
+            "{err:?}"
+        );
+        assert_eq!(err.class().status, 502);
+        let msg = err.to_string();
+        assert!(msg.contains("title") && msg.contains("`level`"), "{msg}");
+        assert!(
+            !msg.contains('9'),
+            "application values stay out of the detail: {msg}"
+        );
+    }
+
+    #[test]
+    fn app_values_are_converted_to_the_scim_type() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "active"
+            app = "enabled"
+            [[attribute]]
+            scim = "name"
+            app = "name"
+            [[attribute]]
+            scim = "roles"
+            app = "roles"
+            "#,
+        );
+        let s = r
+            .app_to_scim(&json!({"login": 42, "enabled": "TRUE", "name": {"givenName": "A"}}))
+            .unwrap();
+        assert_eq!(s["userName"], "42");
+        assert_eq!(s["active"], true);
+        assert_eq!(s["name"], json!({"givenName": "A"}));
+        let s = r.app_to_scim(&json!({"login": "x", "enabled": 0})).unwrap();
+        assert_eq!(s["active"], false);
+        for bad in [
+            json!({"login": {"a": 1}}),
+            json!({"login": "x", "enabled": "maybe"}),
+            json!({"login": "x", "roles": "admin"}),
+            json!({"login": "x", "name": "Ada"}),
+        ] {
+            let err = r.app_to_scim(&bad).unwrap_err();
+            assert!(
+                matches!(err, Error::App(AppError::BadResponse(_))),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn read_only_write_only_and_store_rules_go_one_way() {
+        let r = rules(FULL);
+        let app = to_app(&r, okta_user(), WriteKind::Create, json!({}));
+        assert!(app.get("created_at").is_none(), "read_only is never sent");
+        assert_eq!(app["password"], "s3cret", "write_only is sent");
+        assert!(app.get("externalId").is_none(), "store is never sent");
+        let scim = r
+            .app_to_scim(&json!({"email": "a", "password": "x", "externalId": "e"}))
+            .unwrap();
+        assert!(scim.get("password").is_none(), "write_only is never read");
+        assert!(
+            scim.get("externalId").is_none(),
+            "store is never read from the app"
+        );
+    }
+
+    #[test]
+    fn kept_values_round_trip_through_the_store() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "externalId"
+            store = true
+            [[attribute]]
+            scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"
+            store = true
+            [[attribute]]
+            scim = "phoneNumbers[type eq \"fax\"].value"
+            store = true
+            "#,
+        );
+        let scim = json!({
+            "userName": "u", "externalId": "00u1",
+            ENT: {"costCenter": "CC-1"},
+            "phoneNumbers": [{"type": "fax", "value": "123"}],
+        });
+        let kept = r.kept_from_scim(&scim);
+        assert_eq!(
+            Value::Object(kept.clone()),
+            json!({
+                "externalId": "00u1",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter": "CC-1",
+                "phoneNumbers[type eq \"fax\"].value": "123",
+            })
+        );
+        let mut back = r.app_to_scim(&json!({"login": "u"})).unwrap();
+        r.merge_kept(&mut back, &kept);
+        assert_eq!(
+            back,
+            json!({
+                "schemas": [crate::scim::USER_SCHEMA, ENT],
+                "userName": "u",
+                "externalId": "00u1",
+                ENT: {"costCenter": "CC-1"},
+                "phoneNumbers": [{"type": "fax", "value": "123", "primary": true}],
+            })
+        );
+        assert!(r.kept_from_scim(&json!({"userName": "u"})).is_empty());
+        let mut untouched = json!({"userName": "u"});
+        r.merge_kept(&mut untouched, &Map::new());
+        assert_eq!(untouched, json!({"userName": "u"}));
+    }
+
+    #[test]
+    fn immutable_attributes_cannot_change() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            immutable = true
+            [[attribute]]
+            scim = "externalId"
+            store = true
+            immutable = true
+            "#,
+        );
+        let old = json!({"userName": "Ada", "externalId": "x1"});
+        assert!(r.check_immutable(&old, &json!({"userName": "Ada"})).is_ok());
+        assert!(
+            r.check_immutable(&old, &json!({"userName": "ADA"})).is_ok(),
+            "userName is not caseExact"
+        );
+        assert!(
+            r.check_immutable(&old, &json!({})).is_ok(),
+            "absent = unchanged"
+        );
+        let err = r
+            .check_immutable(&old, &json!({"userName": "Bob"}))
+            .unwrap_err();
+        assert_eq!(
+            err.class().scim_type.map(|t| t.as_str()),
+            Some("mutability")
+        );
+        assert!(err.to_string().contains("userName"), "{err}");
+        let err = r
+            .check_immutable(&old, &json!({"externalId": "X1"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("externalId"), "caseExact: {err}");
+        assert!(
+            r.check_immutable(&json!({}), &json!({"externalId": "new"}))
+                .is_ok(),
+            "setting a value not yet set is allowed"
+        );
+    }
+
+    fn ap(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
+        AttrPath {
+            urn: urn.map(str::to_string),
+            name: name.into(),
+            sub: sub.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn knows_parents_children_and_extensions() {
+        let r = rules(FULL);
+        assert!(r.knows(&ap(None, "userName", None)));
+        assert!(r.knows(&ap(None, "USERNAME", None)));
+        assert!(r.knows(&ap(Some(crate::scim::USER_SCHEMA), "userName", None)));
+        assert!(r.knows(&ap(None, "name", Some("givenName"))));
+        assert!(
+            r.knows(&ap(None, "name", None)),
+            "parent of a mapped sub-attribute"
+        );
+        assert!(!r.knows(&ap(None, "name", Some("middleName"))));
+        assert!(r.knows(&ap(None, "emails", Some("value"))));
+        assert!(r.knows(&ap(None, "emails", None)));
+        assert!(!r.knows(&ap(None, "emails", Some("display"))));
+        assert!(
+            r.knows(&ap(None, "roles", Some("value"))),
+            "child of a whole attribute"
+        );
+        assert!(r.knows(&ap(Some(ENT), "department", None)));
+        assert!(r.knows(&ap(Some(&ENT.to_lowercase()), "manager", Some("value"))));
+        assert!(
+            !r.knows(&ap(None, "department", None)),
+            "extension needs its URN"
+        );
+        assert!(
+            r.knows(&ap(None, "externalId", None)),
+            "stored attributes are known"
+        );
+        assert!(r.knows(&ap(None, "meta", Some("created"))));
+        assert!(!r.knows(&ap(None, "password", None)), "write-only");
+        assert!(!r.knows(&ap(None, "title", None)));
+        assert!(!r.knows(&ap(None, "id", None)));
+    }
+
+    #[test]
+    fn advertised_paths_are_canonical_and_unique() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "USERNAME"
+            app = "login"
+            [[attribute]]
+            scim = "userName"
+            app = "email"
+            [[attribute]]
+            scim = "emails[type eq \"work\"].value"
+            app = "email"
+            [[attribute]]
+            scim = "emails[type eq \"home\"].value"
+            app = "home"
+            [[attribute]]
+            scim = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:DEPARTMENT"
+            app = "dept"
+            [[attribute]]
+            app = "x"
+            constant = 1
+            "#,
+        );
+        assert_eq!(
+            r.advertised(),
+            vec![
+                ap(None, "userName", None),
+                ap(None, "emails", Some("value")),
+                ap(Some(ENT), "department", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn valid_rule_forms_compile() {
+        let r = rules(FULL);
+        assert_eq!(r.rules.len(), 14);
+        let manager = &r.rules[6];
+        assert_eq!(manager.app_type, Some(AppType::Number));
+        assert_eq!(
+            manager.scim.as_ref().map(|p| p.attr.name.as_str()),
+            Some("manager")
+        );
+        // Constants and defaults are stored converted to `app_type`.
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            app = "org"
+            constant = "12"
+            app_type = "number"
+            "#,
+        );
+        assert_eq!(r.rules[1].constant, Some(json!(12)));
+        // A group rule set does not need userName.
+        let f: File = toml::from_str(
+            r#"
+            [[attribute]]
+            scim = "displayName"
+            app = "name"
+            "#,
+        )
+        .unwrap();
+        assert!(Rules::compile(ResourceKind::Group, &f.attribute).is_ok());
+    }
+
+    #[test]
+    fn every_mistake_is_reported_with_its_key() {
+        let p = problems(
+            r#"
+            [[attribute]]
+            scim = "nmae.givenName"
+            app = "first"
+            [[attribute]]
+            scim = "id"
+            app = "id"
+            [[attribute]]
+            scim = "meta.created"
+            app = "created"
+            [[attribute]]
+            scim = "password"
+            app = "pw"
+            [[attribute]]
+            scim = "externalId"
+            app = "ext"
+            store = true
+            [[attribute]]
+            scim = "title"
+            app = "title"
+            read_only = true
+            write_only = true
+            [[attribute]]
+            scim = "active"
+            app = "status"
+            map = { yes = "on", "false" = "off" }
+            [[attribute]]
+            scim = "nickName"
+            [[attribute]]
+            app = "x"
+            [[attribute]]
+            scim = "locale"
+            app = "loc"
+            map_default = "en"
+            [[attribute]]
+            scim = "title"
+            app = "level"
+            map = { Boss = "high" }
+            app_type = "number"
+            [[attribute]]
+            scim = "name[givenName eq \"x\"].familyName"
+            app = "n"
+            [[attribute]]
+            scim = "emails[kind eq \"work\"].value"
+            app = "e"
+            [[attribute]]
+            scim = "emails[type eq"
+            app = "e"
+            [[attribute]]
+            scim = "roles"
+            app = "roles"
+            map = { a = "b" }
+            [[attribute]]
+            scim = "groups"
+            app = "groups"
+            "#,
+        );
+        let expect = [
+            "users.attribute[1].scim: unknown SCIM attribute \"nmae.givenName\"",
+            "users.attribute[2].scim: `id` cannot be mapped by a rule",
+            "users.attribute[3].read_only: \"meta.created\" is read-only in SCIM",
+            "users.attribute[4].write_only: \"password\" is write-only in SCIM",
+            "users.attribute[5].store: `store = true` and `app` exclude each other",
+            "users.attribute[6].read_only: `read_only` and `write_only` exclude each other",
+            "users.attribute[7].map: keys for a boolean attribute must be \"true\" or \"false\", not \"yes\"",
+            "users.attribute[8].app: required",
+            "users.attribute[9].scim: required",
+            "users.attribute[10].map_default: needs `map`",
+            "users.attribute[11].map: entry \"Boss\": \"high\" is not a number",
+            "users.attribute[12].scim: \"name[givenName eq \"x\"].familyName\": a value filter needs a multi-valued attribute",
+            "users.attribute[13].scim: \"emails[kind eq \"work\"].value\": the value filter names \"kind\"",
+            "users.attribute[14].scim: \"emails[type eq\": invalid path at column 15",
+            "users.attribute[15].map: \"roles\" is a complex value",
+            "users.attribute[16].read_only: \"groups\" is read-only in SCIM",
+            "users.attribute: a rule for `userName` is required",
+        ];
+        for e in expect {
+            assert!(
+                p.iter().any(|m| m.starts_with(e)),
+                "missing {e:?} in {p:#?}"
+            );
+        }
+        assert_eq!(p.len(), expect.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn more_combinations_are_refused() {
+        let p = problems(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            read_only = true
+            default = "x"
+            [[attribute]]
+            scim = "externalId"
+            store = true
+            map = { a = "b" }
+            [[attribute]]
+            app = "flag"
+            constant = true
+            default = false
+            [[attribute]]
+            app = "y"
+            default = 1
+            immutable = true
+            [[attribute]]
+            scim = "title"
+            app = "a..b"
+            [[attribute]]
+            scim = "title"
+            app = ""
+            [[attribute]]
+            scim = "active"
+            app = "on"
+            map = { "true" = 1, "false" = 0 }
+            map_default = "maybe"
+            "#,
+        );
+        let expect = [
+            "users.attribute[1].default: a `read_only` rule never sends anything",
+            "users.attribute[2].map: not used with `store = true`",
+            "users.attribute[3].default: has no effect next to `constant`",
+            "users.attribute[4].immutable: needs `scim`",
+            "users.attribute[5].app: `a..b` has an empty segment",
+            "users.attribute[6].app: must not be empty",
+            "users.attribute[7].map_default: is not a boolean",
+        ];
+        for e in expect {
+            assert!(
+                p.iter().any(|m| m.starts_with(e)),
+                "missing {e:?} in {p:#?}"
+            );
+        }
+        assert_eq!(p.len(), expect.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn constants_win_over_scim_values() {
+        let r = rules(
+            r#"
+            [[attribute]]
+            scim = "userName"
+            app = "login"
+            [[attribute]]
+            scim = "userType"
+            app = "kind"
+            constant = "employee"
+            "#,
+        );
+        let app = to_app(
+            &r,
+            json!({"userName": "u", "userType": "Contractor"}),
+            WriteKind::Update,
+            json!({"kind": "x"}),
+        );
+        assert_eq!(app["kind"], "employee");
+        // Read back like any rule.
+        assert_eq!(r.app_to_scim(&app).unwrap()["userType"], "employee");
+    }
 }

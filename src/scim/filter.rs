@@ -509,7 +509,10 @@ impl<'a> Parser<'a> {
                     .into(),
             });
         }
-        if self.peek() == Some(b'[') {
+        let bracket = self.next_non_ws(self.pos);
+        if self.b.get(bracket) == Some(&b'[') {
+            // Lenient: `emails [type eq "work"]`.
+            self.pos = bracket;
             if in_value {
                 return Err(PErr {
                     pos: self.pos,
@@ -1245,6 +1248,19 @@ mod tests {
         );
         assert_eq!(parse("NOT(a pr)"), Filter::Not(Box::new(pa.clone())));
         assert_eq!(parse("((((a pr))))"), pa);
+        // Attributes that happen to be called like keywords still work.
+        assert_eq!(parse(r#"not eq "x""#), cmp(a("not"), CompareOp::Eq, s("x")));
+        assert_eq!(
+            parse("or pr and and pr"),
+            and(Filter::Present(a("or")), Filter::Present(a("and")))
+        );
+        assert_eq!(
+            parse("emails [type pr]"),
+            Filter::ValuePath {
+                attr: a("emails"),
+                filter: Box::new(Filter::Present(a("type")))
+            }
+        );
         // A word starting with a keyword is an attribute name.
         assert_eq!(parse("notes pr"), Filter::Present(a("notes")));
         assert_eq!(
@@ -1688,5 +1704,167 @@ mod tests {
         assert!(!m(r#"userName eq "5d8ebb4b-7e8c-4a8e-9c8d-6f0d5fc5a3b1""#));
         assert!(!parse("userName pr").matches(&json!("not an object"), &USER_RESOURCE));
         assert!(!parse("userName pr").matches(&json!(null), &USER_RESOURCE));
+    }
+
+    #[test]
+    fn never_panics_on_scrambled_input() {
+        // Deterministic pseudo-random token soup, including multi-byte characters and broken
+        // escapes: every input must give Ok or an invalidFilter/invalidPath error.
+        const PIECES: &[&str] = &[
+            "userName", " ", "eq", "\"x\"", "(", ")", "[", "]", ".", "value", "and", "or", "not",
+            "pr", "é", "😀", "\\", "\"", "\\u12", "\\ud83d", "urn:", ":", "1e5", "-", "true",
+            "emails", "\t", "$ref", "2.0", "gt", "null",
+        ];
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let user = json!({"userName": "x", "emails": [{"value": "x", "type": "work"}]});
+        for _ in 0..20_000 {
+            let mut input = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (seed % 12) as usize + 1;
+            let mut x = seed;
+            for _ in 0..n {
+                input.push_str(PIECES[(x % PIECES.len() as u64) as usize]);
+                x = x.rotate_right(5) ^ 0x9E37_79B9;
+            }
+            match parse_filter(&input) {
+                Ok(f) => {
+                    let _ = f.matches(&user, &USER_RESOURCE);
+                    let _ = f.attr_paths();
+                }
+                Err(e) => assert_eq!(
+                    e.class().scim_type,
+                    Some(ScimType::InvalidFilter),
+                    "{input}"
+                ),
+            }
+            if let Err(e) = parse_path(&input) {
+                assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath), "{input}");
+            }
+            if let Err(e) = parse_attr_path(&input) {
+                assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath), "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn parses_what_okta_and_entra_send() {
+        for f in [
+            r#"userName eq "ada@example.com""#,
+            r#"userName eq "5d8ebb4b-7e8c-4a8e-9c8d-6f0d5fc5a3b1""#,
+            r#"externalId eq "00u1abcd""#,
+            r#"displayName eq "Eng""#,
+            r#"emails[type eq "work"].value eq "ada@example.com""#,
+            r#"userName eq "ada" and externalId eq "x""#,
+            r#"id eq "u1" and members[value eq "u2"]"#,
+        ] {
+            assert!(parse_filter(f).is_ok(), "{f}");
+        }
+        for p in [
+            "members",
+            r#"members[value eq "00g1"]"#,
+            "name.familyName",
+            r#"emails[type eq "work"].value"#,
+            "emails[primary eq true].value",
+            "addresses[primary eq true].locality",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "active",
+        ] {
+            assert!(parse_path(p).is_ok(), "{p}");
+        }
+        // Okta's group membership filter evaluated on a group.
+        let g =
+            json!({"id": "g1", "displayName": "Eng", "members": [{"value": "u2", "display": "a"}]});
+        let f = parse_filter(r#"id eq "g1" and members[value eq "u2"]"#).unwrap();
+        assert!(f.matches(&g, &GROUP_RESOURCE));
+    }
+
+    #[test]
+    fn ne_is_the_negation_of_eq_on_multi_valued_attributes() {
+        // Some email is "babs@jensen.org", so `ne` is false even though another differs.
+        assert!(!m(r#"emails ne "babs@jensen.org""#));
+        assert!(m(r#"emails ne "nobody@example.com""#));
+        assert!(!m(r#"emails.type ne "work""#));
+        assert!(
+            m(r#"emails[type ne "work"]"#),
+            "inside a value path ne is per element"
+        );
+        assert!(m(r#"emails[type eq "home" or type eq "other"]"#));
+        assert!(!m(r#"emails[type eq "other" or primary eq false]"#));
+    }
+
+    #[test]
+    fn compares_numbers_across_representations() {
+        let r = json!({"big": u64::MAX, "neg": -5, "f": 2.5});
+        let t = |f: &str| parse(f).matches(&r, &USER_RESOURCE);
+        assert!(t(&format!("big eq {}", u64::MAX)));
+        assert!(t("big gt 9223372036854775807"));
+        assert!(t("neg lt 0"));
+        assert!(t("neg ge -5"));
+        assert!(t("neg gt -5.5"));
+        assert!(t("f eq 2.5"));
+        assert!(t("f lt 3"));
+        assert!(!t("f sw 2"));
+        assert!(t("f eq 25e-1"));
+    }
+
+    #[test]
+    fn value_path_limits_and_errors_in_paths() {
+        assert!(path_err(r#"emails[urn:x:y:type eq "work"]"#).contains("schema URN"));
+        assert!(path_err("emails[type.x pr]").contains("cannot have a further"));
+        assert!(path_err(&"a".repeat(MAX_FILTER_LEN + 1)).contains("longer than"));
+        let deep = format!("emails[{}type pr{}]", "(".repeat(40), ")".repeat(40));
+        assert!(path_err(&deep).contains("nested deeper"));
+        assert!(path_err("emails[type pr].value.x").contains("after the path"));
+        assert!(path_err("members[value eq \"x\"]extra").contains("after the path"));
+        let e = path_err("emails[type eq work]");
+        assert!(e.starts_with("invalid path at column 16:"), "{e}");
+        // Entra's `.sub` form inside a filter needs an operator.
+        assert!(filter_err(r#"emails[type eq "work"].value"#).contains("expected an operator"));
+    }
+
+    #[test]
+    fn attr_paths_deduplicate_and_cover_every_node_kind() {
+        let f =
+            parse(r#"not (title pr) and title eq "x" or emails[not (type pr)] or emails[type pr]"#);
+        assert_eq!(
+            f.attr_paths(),
+            vec![a("title"), ap(None, "emails", Some("type"))]
+        );
+        assert_eq!(parse("userName pr").attr_paths(), vec![a("userName")]);
+    }
+
+    #[test]
+    fn reports_stray_characters_and_trailing_input() {
+        assert_eq!(
+            filter_err(r#"userName eq "x" & y"#),
+            "invalid filter at column 17: expected \"and\", \"or\" or the end of the filter, found \"&\""
+        );
+        assert!(filter_err("userName eq \"x\" and").contains("found the end of the input"));
+        assert!(filter_err("@foo pr").contains("column 1: expected an attribute path"));
+        assert!(filter_err("a pr ]").contains("column 6"));
+        assert!(filter_err("emails[type pr))").contains("to close the \"[\" at column 7"));
+    }
+
+    #[test]
+    fn keeps_names_and_urns_as_written() {
+        let f = parse(r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:NAME.GIVENNAME eq "a""#);
+        let Filter::Compare { path, .. } = f else {
+            panic!("not a comparison")
+        };
+        assert_eq!(
+            path,
+            ap(
+                Some("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER"),
+                "NAME",
+                Some("GIVENNAME")
+            )
+        );
+        assert!(
+            parse(r#"URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:NAME.GIVENNAME eq "barbara""#)
+                .matches(&user(), &USER_RESOURCE)
+        );
     }
 }

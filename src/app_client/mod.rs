@@ -1,13 +1,36 @@
 //! The HTTP client to the application: a pooled hyper-util client with connect and request
 //! timeouts, bounded retries with jittered backoff for idempotent calls on connect errors and
-//! 502/503, and translation of transport failures and generic statuses into [`AppError`].
+//! 502/503, and translation of transport failures and generic statuses into [`AppError`]
+//! ([`check_status`], in `status`).
 //!
 //! Knows HTTP, not SCIM: callers hand it a method, an already-encoded path and query, and a body.
 
+mod status;
+
+pub use status::check_status;
+
 use crate::error::AppError;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rand::RngExt;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// Largest application answer we read; anything bigger is a broken or hostile answer.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Idle pooled connections are closed after this long.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+/// First backoff step; doubled per retry and jittered by ±50 %.
+const BACKOFF_BASE: Duration = Duration::from_millis(25);
+const USER_AGENT_VALUE: &str = concat!("scim-sidecar/", env!("CARGO_PKG_VERSION"));
 
 /// Client settings, from the mapping's `[app]` section.
 #[derive(Debug, Clone)]
@@ -42,35 +65,645 @@ pub struct AppReply {
     pub body: Bytes,
 }
 
+/// Everything built once from the settings.
+struct Inner {
+    settings: ClientSettings,
+    client: Client<HttpConnector, Full<Bytes>>,
+    scheme: Scheme,
+    authority: Authority,
+    /// The base URL's path without a trailing slash (often empty).
+    prefix: String,
+    /// Default and configured headers, secrets marked sensitive.
+    headers: HeaderMap,
+    backoff_base: Duration,
+}
+
 /// The pooled client. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppClient {
-    settings: std::sync::Arc<ClientSettings>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values may be secrets: show names only.
+        let names: Vec<&str> = self.inner.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("AppClient")
+            .field("base_url", &self.inner.settings.base_url)
+            .field("headers", &names)
+            .field("timeout", &self.inner.settings.timeout)
+            .field("retries", &self.inner.settings.retries)
+            .finish()
+    }
+}
+
+/// How one attempt failed; decides whether to retry.
+enum AttemptError {
+    /// No connection was made: the request never left, safe to retry.
+    Connect(String),
+    Other(AppError),
 }
 
 impl AppClient {
     pub fn new(settings: ClientSettings) -> Result<AppClient, String> {
+        let uri: Uri = settings
+            .base_url
+            .parse()
+            .map_err(|e| format!("base_url `{}` is not a valid URL: {e}", settings.base_url))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(format!(
+                    "base_url `{}`: scheme `{other}` is not supported (only http)",
+                    settings.base_url
+                ));
+            }
+            None => return Err(format!("base_url `{}` needs http://", settings.base_url)),
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("base_url `{}` has no host", settings.base_url))?;
+        if uri.query().is_some() {
+            return Err(format!(
+                "base_url `{}` must not have a query",
+                settings.base_url
+            ));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_string();
+
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        for (name, value, secret) in &settings.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("header name `{name}` is not valid"))?;
+            // Never echo the value: it may be a secret.
+            let mut v = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of header `{name}` is not a valid header value"))?;
+            v.set_sensitive(*secret);
+            // A configured header replaces a default of the same name (e.g. a custom Accept).
+            headers.insert(header, v);
+        }
+
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+
         Ok(AppClient {
-            settings: std::sync::Arc::new(settings),
+            inner: Arc::new(Inner {
+                settings,
+                client,
+                scheme: Scheme::HTTP,
+                authority,
+                prefix,
+                headers,
+                backoff_base: BACKOFF_BASE,
+            }),
         })
     }
 
     pub fn settings(&self) -> &ClientSettings {
-        &self.settings
+        &self.inner.settings
     }
 
     /// Sends a call (with retries where allowed) and returns the answer for any HTTP status.
-    /// Errors only for transport failures: `Timeout`, `Unreachable`.
+    /// Errors only for transport failures: `Timeout`, `Unreachable` (and `BadResponse` for an
+    /// answer over the 16 MiB cap).
     pub async fn send(&self, call: AppCall) -> Result<AppReply, AppError> {
-        let _ = call;
-        Err(AppError::Unreachable("not implemented".into()))
+        let span = tracing::info_span!(
+            "app_call",
+            label = call.label,
+            method = %call.method,
+            status = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        self.send_in_span(call).instrument(span).await
+    }
+
+    async fn send_in_span(&self, call: AppCall) -> Result<AppReply, AppError> {
+        let started = Instant::now();
+        let deadline = started + self.inner.settings.timeout;
+        let uri = self.uri(&call.path_and_query)?;
+        let idempotent = matches!(
+            call.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let attempts = if idempotent {
+            self.inner.settings.retries.saturating_add(1)
+        } else {
+            1
+        };
+
+        let mut attempt: u32 = 0;
+        let outcome = loop {
+            attempt += 1;
+            let result = match tokio::time::timeout_at(deadline, self.attempt(&call, &uri)).await {
+                Ok(r) => r,
+                Err(_) => Err(AttemptError::Other(AppError::Timeout)),
+            };
+            let retryable = match &result {
+                Ok(reply) => matches!(reply.status, 502 | 503),
+                Err(AttemptError::Connect(_)) => true,
+                Err(AttemptError::Other(_)) => false,
+            };
+            if retryable && attempt < attempts {
+                let wait = self.backoff(attempt);
+                // Only retry when the retry can still finish in time.
+                if Instant::now() + wait < deadline {
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            break result;
+        };
+
+        let span = tracing::Span::current();
+        span.record("attempt", attempt);
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        match outcome {
+            Ok(reply) => {
+                span.record("status", reply.status);
+                tracing::debug!("application answered");
+                Ok(reply)
+            }
+            Err(AttemptError::Connect(cause)) => {
+                tracing::debug!(cause = %cause, "application unreachable");
+                Err(AppError::Unreachable(cause))
+            }
+            Err(AttemptError::Other(e)) => {
+                tracing::debug!(error = %e, "application call failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// Base URL + the already-encoded path and query, without re-encoding anything.
+    fn uri(&self, path_and_query: &str) -> Result<Uri, AppError> {
+        let mut pq = String::with_capacity(self.inner.prefix.len() + path_and_query.len() + 1);
+        pq.push_str(&self.inner.prefix);
+        if !path_and_query.starts_with('/') {
+            pq.push('/');
+        }
+        pq.push_str(path_and_query);
+        let pq = PathAndQuery::try_from(pq)
+            // The mapping's templates encode every value, so this is a bug, not the app's fault;
+            // the only fitting transport-level answer is that the app cannot be reached with it.
+            .map_err(|_| AppError::Unreachable("invalid request target".into()))?;
+        Uri::builder()
+            .scheme(self.inner.scheme.clone())
+            .authority(self.inner.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|_| AppError::Unreachable("invalid request target".into()))
+    }
+
+    /// `base · 2^(n-1)`, jittered by ±50 % so that retries from many requests spread out.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let step = self.inner.backoff_base * 2u32.saturating_pow(attempt.saturating_sub(1).min(10));
+        step.mul_f64(rand::rng().random_range(0.5..1.5))
+    }
+
+    /// One request and its whole body.
+    async fn attempt(&self, call: &AppCall, uri: &Uri) -> Result<AppReply, AttemptError> {
+        let mut req = Request::new(Full::new(call.body.clone().unwrap_or_default()));
+        *req.method_mut() = call.method.clone();
+        *req.uri_mut() = uri.clone();
+        *req.headers_mut() = self.inner.headers.clone();
+        if call.body.is_some() {
+            req.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+
+        let response = self.inner.client.request(req).await.map_err(|e| {
+            let cause = short_cause(&e);
+            if e.is_connect() {
+                AttemptError::Connect(format!("connect: {cause}"))
+            } else {
+                AttemptError::Other(AppError::Unreachable(cause))
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    AttemptError::Other(AppError::BadResponse(format!(
+                        "the answer is larger than {} MiB",
+                        MAX_BODY / (1024 * 1024)
+                    )))
+                } else {
+                    AttemptError::Other(AppError::Unreachable(format!(
+                        "reading the answer: {}",
+                        short_cause(e.as_ref())
+                    )))
+                }
+            })?
+            .to_bytes();
+        Ok(AppReply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    #[cfg(test)]
+    fn with_backoff_base(self, base: Duration) -> AppClient {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("client shared"));
+        AppClient {
+            inner: Arc::new(Inner {
+                backoff_base: base,
+                ..inner
+            }),
+        }
     }
 }
 
-/// Generic status translation after the caller has handled the statuses its mapping gives a
-/// meaning to (not found, conflict): 2xx → Ok; 401/403 → `Unauthorized`; 429 → `RateLimited`
-/// with the integer `Retry-After` (seconds or HTTP date, converted); 400/422 → `BadRequest`;
-/// 404 → `NotFound`; 409 → `Conflict`; 5xx → `ServerError`; anything else → `UnexpectedStatus`.
-pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
-    Ok(reply)
+/// The innermost cause of a transport error (e.g. "Connection refused (os error 111)"): hyper's
+/// outer messages say little, and none of these include the URL.
+fn short_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let mut text = last.to_string();
+    if text.len() > 200 {
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::net::TcpListener;
+
+    /// What the test server received.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: Method,
+        uri: String,
+        headers: HeaderMap,
+        body: Bytes,
+    }
+
+    struct TestServer {
+        base_url: String,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        hits: Arc<AtomicUsize>,
+    }
+
+    impl TestServer {
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+        fn hits(&self) -> usize {
+            self.hits.load(Ordering::SeqCst)
+        }
+    }
+
+    type Responder = dyn Fn(usize) -> (u16, Vec<(&'static str, &'static str)>, Bytes) + Send + Sync;
+
+    /// A tiny HTTP/1 server on 127.0.0.1:0; `respond(n)` answers the n-th request (0-based).
+    async fn server(respond: Arc<Responder>) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (seen2, hits2) = (seen.clone(), hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, hits, respond) = (seen2.clone(), hits2.clone(), respond.clone());
+                let service = service_fn(move |req: hyper::Request<Incoming>| {
+                    let (seen, hits, respond) = (seen.clone(), hits.clone(), respond.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        seen.lock().unwrap().push(Seen {
+                            method: parts.method,
+                            uri: parts.uri.to_string(),
+                            headers: parts.headers,
+                            body,
+                        });
+                        let n = hits.fetch_add(1, Ordering::SeqCst);
+                        let (status, headers, body) = respond(n);
+                        let mut resp = hyper::Response::new(Full::new(body));
+                        *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        for (k, v) in headers {
+                            resp.headers_mut().insert(k, HeaderValue::from_static(v));
+                        }
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        TestServer {
+            base_url: format!("http://{addr}"),
+            seen,
+            hits,
+        }
+    }
+
+    fn fixed(status: u16, body: &'static str) -> Arc<Responder> {
+        Arc::new(move |_| (status, vec![], Bytes::from_static(body.as_bytes())))
+    }
+
+    fn settings(base_url: &str) -> ClientSettings {
+        ClientSettings {
+            base_url: base_url.to_string(),
+            headers: vec![
+                ("Authorization".into(), "Bearer s3cret".into(), true),
+                ("X-Tenant".into(), "acme".into(), false),
+            ],
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retries: 2,
+        }
+    }
+
+    fn client(s: ClientSettings) -> AppClient {
+        AppClient::new(s)
+            .unwrap()
+            .with_backoff_base(Duration::from_millis(1))
+    }
+
+    fn call(method: Method, pq: &str, body: Option<&'static str>) -> AppCall {
+        AppCall {
+            method,
+            path_and_query: pq.to_string(),
+            body: body.map(|b| Bytes::from_static(b.as_bytes())),
+            label: "users.test",
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_request_line_headers_and_body_as_given() {
+        let srv = server(Arc::new(|_| {
+            (
+                201,
+                vec![("x-app", "1")],
+                Bytes::from_static(br#"{"id":42}"#),
+            )
+        }))
+        .await;
+        let c = client(settings(&format!("{}/base", srv.base_url)));
+        let pq = "/api/users?email=a%2Bb%40example.com&name=%E2%9C%93&x=%2F..%2F";
+        let reply = c
+            .send(call(Method::POST, pq, Some(r#"{"name":"Ada"}"#)))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 201);
+        assert_eq!(reply.body, Bytes::from_static(br#"{"id":42}"#));
+        assert_eq!(reply.headers["x-app"], "1");
+
+        let seen = srv.seen();
+        assert_eq!(seen.len(), 1);
+        let s = &seen[0];
+        assert_eq!(s.method, Method::POST);
+        assert_eq!(
+            s.uri,
+            format!("/base{pq}"),
+            "path and query must not be re-encoded"
+        );
+        assert_eq!(s.body, Bytes::from_static(br#"{"name":"Ada"}"#));
+        assert_eq!(s.headers["authorization"], "Bearer s3cret");
+        assert_eq!(s.headers["x-tenant"], "acme");
+        assert_eq!(s.headers["accept"], "application/json");
+        assert_eq!(s.headers["content-type"], "application/json");
+        assert_eq!(
+            s.headers["user-agent"],
+            format!("scim-sidecar/{}", env!("CARGO_PKG_VERSION"))
+        );
+
+        // Without a body, no content type; GET reuses the pooled connection.
+        let reply = c
+            .send(call(Method::GET, "/api/users/42", None))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 201);
+        let s = &srv.seen()[1];
+        assert_eq!(s.uri, "/base/api/users/42");
+        assert!(s.headers.get("content-type").is_none());
+        assert!(s.body.is_empty());
+    }
+
+    #[test]
+    fn secrets_are_sensitive_and_not_in_debug_output() {
+        let c = AppClient::new(settings("http://127.0.0.1:9")).unwrap();
+        assert!(c.inner.headers["authorization"].is_sensitive());
+        assert!(!c.inner.headers["x-tenant"].is_sensitive());
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+        assert!(dbg.contains("authorization"), "{dbg}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let with = |url: &str| AppClient::new(settings(url));
+        assert!(with("http://127.0.0.1:8080").is_ok());
+        assert!(with("http://app.internal:8080/api/v2/").is_ok());
+        assert!(
+            with("https://example.com")
+                .unwrap_err()
+                .contains("only http")
+        );
+        assert!(with("ftp://example.com").is_err());
+        assert!(with("/just/a/path").is_err());
+        assert!(with("http://host/?q=1").is_err());
+        assert!(with("not a url").is_err());
+
+        let mut s = settings("http://h");
+        s.headers = vec![("bad header".into(), "v".into(), false)];
+        assert!(AppClient::new(s).unwrap_err().contains("bad header"));
+        let mut s = settings("http://h");
+        s.headers = vec![("x-key".into(), "line\nbreak-secret".into(), true)];
+        let err = AppClient::new(s).unwrap_err();
+        assert!(err.contains("x-key") && !err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn trailing_slash_in_base_url_is_not_doubled() {
+        let c = AppClient::new(settings("http://h:1/api/")).unwrap();
+        assert_eq!(
+            c.uri("/users?x=1").unwrap().to_string(),
+            "http://h:1/api/users?x=1"
+        );
+        let c = AppClient::new(settings("http://h:1")).unwrap();
+        assert_eq!(c.uri("/users").unwrap().to_string(), "http://h:1/users");
+        assert!(matches!(c.uri("/bad path"), Err(AppError::Unreachable(_))));
+    }
+
+    #[tokio::test]
+    async fn get_is_retried_on_503_until_success() {
+        let srv = server(Arc::new(|n| {
+            if n < 2 {
+                (503, vec![], Bytes::from_static(b"busy"))
+            } else {
+                (200, vec![], Bytes::from_static(b"{}"))
+            }
+        }))
+        .await;
+        let c = client(settings(&srv.base_url));
+        let reply = c.send(call(Method::GET, "/u", None)).await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(srv.hits(), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded_and_the_last_answer_returned() {
+        let srv = server(fixed(502, "bad gateway")).await;
+        let c = client(settings(&srv.base_url));
+        let reply = c.send(call(Method::PUT, "/u/1", Some("{}"))).await.unwrap();
+        assert_eq!(reply.status, 502);
+        assert_eq!(srv.hits(), 3, "one attempt + two retries");
+
+        let srv = server(fixed(503, "")).await;
+        let mut s = settings(&srv.base_url);
+        s.retries = 0;
+        let reply = client(s)
+            .send(call(Method::DELETE, "/u/1", None))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 503);
+        assert_eq!(srv.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_cannot_finish_in_time_is_skipped() {
+        let srv = server(fixed(503, "")).await;
+        let mut s = settings(&srv.base_url);
+        s.timeout = Duration::from_secs(2);
+        // The first backoff (5–15 s) cannot fit in the 2 s budget.
+        let c = AppClient::new(s)
+            .unwrap()
+            .with_backoff_base(Duration::from_secs(10));
+        let started = std::time::Instant::now();
+        let reply = c.send(call(Method::GET, "/u", None)).await.unwrap();
+        assert_eq!(reply.status, 503);
+        assert_eq!(srv.hits(), 1);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn post_is_not_retried() {
+        let srv = server(fixed(503, "")).await;
+        let c = client(settings(&srv.base_url));
+        let reply = c.send(call(Method::POST, "/u", Some("{}"))).await.unwrap();
+        assert_eq!(reply.status, 503);
+        assert_eq!(srv.hits(), 1);
+        let srv = server(fixed(503, "")).await;
+        let c = client(settings(&srv.base_url));
+        c.send(call(Method::PATCH, "/u/1", Some("{}")))
+            .await
+            .unwrap();
+        assert_eq!(srv.hits(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_retry_on_500_or_other_statuses() {
+        for status in [500, 504, 429, 404] {
+            let srv = server(fixed(status, "")).await;
+            let c = client(settings(&srv.base_url));
+            let reply = c.send(call(Method::GET, "/u", None)).await.unwrap();
+            assert_eq!(reply.status, status);
+            assert_eq!(srv.hits(), 1, "status {status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_unreachable() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let c = client(settings(&format!("http://{addr}")));
+        match c.send(call(Method::GET, "/u", None)).await {
+            Err(AppError::Unreachable(cause)) => {
+                assert!(cause.starts_with("connect:"), "{cause}");
+                assert!(!cause.contains("/u"), "{cause}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match c.send(call(Method::POST, "/u", Some("{}"))).await {
+            Err(AppError::Unreachable(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out() {
+        // Accepts connections and never answers.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let mut s = settings(&format!("http://{addr}"));
+        s.timeout = Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let result = client(s).send(call(Method::GET, "/u", None)).await;
+        assert!(matches!(result, Err(AppError::Timeout)), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn oversized_answers_are_refused() {
+        let big = Bytes::from(vec![b'x'; MAX_BODY + 1]);
+        let srv = server(Arc::new(move |_| (200, vec![], big.clone()))).await;
+        let c = client(settings(&srv.base_url));
+        match c.send(call(Method::GET, "/u", None)).await {
+            Err(AppError::BadResponse(msg)) => assert!(msg.contains("16 MiB"), "{msg}"),
+            other => panic!("{:?}", other.map(|r| r.status)),
+        }
+        assert_eq!(srv.hits(), 1, "a too-large answer is not retried");
+
+        let fits = Bytes::from(vec![b'y'; MAX_BODY]);
+        let srv = server(Arc::new(move |_| (200, vec![], fits.clone()))).await;
+        let c = client(settings(&srv.base_url));
+        let reply = c.send(call(Method::GET, "/u", None)).await.unwrap();
+        assert_eq!(reply.body.len(), MAX_BODY);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_jittered() {
+        let c = AppClient::new(settings("http://h")).unwrap();
+        for attempt in 1..=4u32 {
+            let step = BACKOFF_BASE * 2u32.pow(attempt - 1);
+            for _ in 0..20 {
+                let b = c.backoff(attempt);
+                assert!(b >= step / 2 && b <= step * 3 / 2, "{attempt}: {b:?}");
+            }
+        }
+        // Huge attempt numbers do not overflow.
+        let _ = c.backoff(u32::MAX);
+    }
 }

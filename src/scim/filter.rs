@@ -1393,7 +1393,7 @@ mod tests {
         assert!(filter_err(&deep).contains("longer than 4096"));
         let deep = format!("{}a pr{}", "(".repeat(4000), ")".repeat(40));
         assert!(filter_err(&deep).contains("nested deeper than 32"));
-        let nots = "not (".repeat(33) + "a pr" + &")".repeat(33);
+        let nots = "not (".repeat(33) + "a pr" + ")".repeat(33).as_str();
         assert!(filter_err(&nots).contains("nested deeper"));
         let ok = format!("{}a pr{}", "(".repeat(31), ")".repeat(31));
         assert_eq!(parse(&ok), Filter::Present(a("a")));

@@ -453,7 +453,7 @@ impl Checker {
             }
             Ok(t) => {
                 let bad = t.literals().flat_map(str::chars).find(|c| {
-                    !c.is_ascii_graphic() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+                    !c.is_ascii_graphic() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\' | '`')
                 });
                 match bad {
                     Some(c) => {
@@ -1324,7 +1324,16 @@ mod tests {
         let no_user_name = base.replace("scim = \"userName\"", "scim = \"displayName\"");
         assert_eq!(
             problems(&no_user_name),
-            ["maps/app.toml: users.attribute: a rule for `userName` is required"]
+            [
+                "maps/app.toml: users.attribute: a rule for `userName` is required (and must not be `write_only`)"
+            ]
+        );
+        let write_only = base.replace("app = \"email\"", "app = \"email\"\nwrite_only = true");
+        assert_eq!(problems(&write_only).len(), 1);
+        let backtick = base.replace("/api/users/{id}", "/api/`users`/{id}");
+        assert_eq!(
+            problems(&backtick),
+            ["maps/app.toml: users.get.path: contains '`', which cannot appear in a URL path"]
         );
     }
 

@@ -283,11 +283,11 @@ pub struct AttributeRule {
     /// an application value with no entry is an error unless `map_default` says otherwise.
     #[serde(default)]
     pub map: Option<BTreeMap<String, Value>>,
-    /// SCIM value for application values missing from `map`.
+    /// SCIM value for application values missing from `map` (checked against the SCIM type).
     #[serde(default)]
     pub map_default: Option<Value>,
     /// Application value used when the SCIM attribute is absent on create (and on a PUT that
-    /// omits it).
+    /// omits it). In a rule without `scim`, written on create only.
     #[serde(default)]
     pub default: Option<Value>,
     /// Application value always sent, whatever SCIM says (no `scim` needed).
@@ -299,7 +299,7 @@ pub struct AttributeRule {
     /// Only sent to the application, never read back (e.g. `password`).
     #[serde(default)]
     pub write_only: bool,
-    /// May be set on create; a later change is refused with 400 `mutability`.
+    /// May be set on create (or while unset); a later change is refused with 400 `mutability`.
     #[serde(default)]
     pub immutable: bool,
     /// Convert the application value: `string`, `number`, `boolean` (e.g. numeric ids).

@@ -96,20 +96,20 @@ impl Rules {
             }
         }
         if kind == ResourceKind::User {
-            let has_user_name = rules.iter().any(|r| {
+            let has_user_name = rules.iter().filter(|r| !r.write_only).any(|r| {
                 r.target.as_ref().is_some_and(|t| {
                     t.ext.is_none() && t.attr.name == "userName" && t.sub.is_none()
                 })
             });
             // A rule that failed to compile may have been the userName rule; say nothing then.
-            let raw_mentions = raw.iter().any(|r| {
+            let raw_mentions = raw.iter().filter(|r| !r.write_only).any(|r| {
                 r.scim
                     .as_deref()
                     .is_some_and(|s| s.eq_ignore_ascii_case("userName"))
             });
             if !has_user_name && !raw_mentions {
                 problems.push(format!(
-                    "{section}.attribute: a rule for `userName` is required"
+                    "{section}.attribute: a rule for `userName` is required (and must not be `write_only`)"
                 ));
             }
         }
@@ -261,6 +261,8 @@ impl Rules {
 
     /// Whether the mapping can read this SCIM attribute (for filters): a rule exists whose SCIM
     /// side is this path, its parent (`name` for `name.givenName`) or one of its sub-attributes.
+    /// A value-path rule (`emails[type eq "work"].value`) also covers the sub-attributes of the
+    /// elements it builds: those its filter compares with `eq` (`emails.type`) and `primary`.
     /// Rules that are `write_only` do not count; `store` rules do (the sidecar has the value).
     /// `id` is never a rule (it comes from `id_field`), so it is not covered here.
     pub fn knows(&self, path: &AttrPath) -> bool {
@@ -280,23 +282,38 @@ impl Rules {
                     && t.attr.name.eq_ignore_ascii_case(&path.name)
                     && match (t.sub, &path.sub) {
                         (None, _) | (_, None) => true,
-                        (Some(a), Some(b)) => a.name.eq_ignore_ascii_case(b),
+                        (Some(a), Some(b)) => {
+                            a.name.eq_ignore_ascii_case(b)
+                                || t.element_subs().any(|s| s.eq_ignore_ascii_case(b))
+                        }
                     }
             })
     }
 
     /// Attribute paths to advertise in `/Schemas` (readable or writable by some rule), spelled
-    /// as the schema spells them, without duplicates. Value-path rules advertise `attr.sub`.
+    /// as the schema spells them, without duplicates. Value-path rules advertise `attr.sub` plus
+    /// the sub-attributes of the elements they build (`emails.type`, `emails.primary`).
     pub fn advertised(&self) -> Vec<AttrPath> {
         let mut out: Vec<AttrPath> = Vec::new();
         for t in self.rules.iter().filter_map(|r| r.target.as_ref()) {
-            let p = AttrPath {
+            let path = |sub: Option<&str>| AttrPath {
                 urn: t.ext.map(|e| e.id.to_string()),
                 name: t.attr.name.to_string(),
-                sub: t.sub.map(|s| s.name.to_string()),
+                sub: sub.map(str::to_string),
             };
-            if !out.contains(&p) {
-                out.push(p);
+            let subs = std::iter::once(t.sub.map(|s| s.name)).chain(
+                t.sub
+                    .is_some()
+                    .then_some(t.element_subs())
+                    .into_iter()
+                    .flatten()
+                    .map(Some),
+            );
+            for sub in subs {
+                let p = path(sub);
+                if !out.contains(&p) {
+                    out.push(p);
+                }
             }
         }
         out
@@ -371,6 +388,17 @@ impl Rule {
 }
 
 impl Target {
+    /// Sub-attributes of the elements a value-path rule builds besides its own: the filter's
+    /// `eq` comparisons and `primary` (schema spelling).
+    fn element_subs(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let select = self.select.as_ref();
+        let eqs = select
+            .into_iter()
+            .flat_map(|s| s.eqs.iter().map(|(n, _)| *n));
+        let primary = select.and(self.attr.find_sub("primary")).map(|d| d.name);
+        eqs.chain(primary)
+    }
+
     /// The definition that types the value this rule moves.
     fn leaf(&self) -> &'static AttrDef {
         self.sub.unwrap_or(self.attr)
@@ -1773,6 +1801,15 @@ mod tests {
         assert!(r.knows(&ap(None, "emails", None)));
         assert!(!r.knows(&ap(None, "emails", Some("display"))));
         assert!(
+            r.knows(&ap(None, "emails", Some("TYPE"))),
+            "the rule's eq constraint"
+        );
+        assert!(
+            r.knows(&ap(None, "emails", Some("primary"))),
+            "marked by the sidecar"
+        );
+        assert!(!r.knows(&ap(None, "addresses", Some("type"))));
+        assert!(
             r.knows(&ap(None, "roles", Some("value"))),
             "child of a whole attribute"
         );
@@ -1821,6 +1858,8 @@ mod tests {
             vec![
                 ap(None, "userName", None),
                 ap(None, "emails", Some("value")),
+                ap(None, "emails", Some("type")),
+                ap(None, "emails", Some("primary")),
                 ap(Some(ENT), "department", None),
             ]
         );

@@ -34,7 +34,10 @@ pub fn demo_config(listen: SocketAddr, token: &str) -> Result<Config, String> {
         vec![
             ("SCIM_SIDECAR__SERVER__LISTEN".into(), listen.to_string()),
             ("SCIM_SIDECAR__MAPPING__FILE".into(), MAPPING_PATH.into()),
-            ("SCIM_SIDECAR__AUTH__TOKEN_SHA256".into(), hex::encode(token_digest(token))),
+            (
+                "SCIM_SIDECAR__AUTH__TOKEN_SHA256".into(),
+                hex::encode(token_digest(token)),
+            ),
         ],
     )
     .map_err(|e| e.to_string())
@@ -42,20 +45,34 @@ pub fn demo_config(listen: SocketAddr, token: &str) -> Result<Config, String> {
 
 /// The embedded example mapping, pointed at `app_base_url`.
 pub fn example_mapping(app_base_url: &str) -> Result<Mapping, String> {
-    load_mapping_str(MAPPING_TOML, Path::new(MAPPING_PATH), Some(app_base_url), &|p| {
-        if p.file_name().is_some_and(|n| n == "example-app.rhai") {
-            Ok(MAPPING_SCRIPT.to_string())
-        } else {
-            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not embedded"))
-        }
-    })
+    load_mapping_str(
+        MAPPING_TOML,
+        Path::new(MAPPING_PATH),
+        Some(app_base_url),
+        &|p| {
+            if p.file_name().is_some_and(|n| n == "example-app.rhai") {
+                Ok(MAPPING_SCRIPT.to_string())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not embedded",
+                ))
+            }
+        },
+    )
     .map_err(|e| e.to_string())
 }
 
 /// Runs the demo until Ctrl-C / SIGTERM.
-pub async fn run(listen: SocketAddr, token: Option<String>, log_format: Option<LogFormat>) -> ExitCode {
+pub async fn run(
+    listen: SocketAddr,
+    token: Option<String>,
+    log_format: Option<LogFormat>,
+) -> ExitCode {
     telemetry::init(log_format.unwrap_or(LogFormat::Pretty), "info");
-    let token = token.filter(|t| !t.is_empty()).unwrap_or_else(cli::new_token);
+    let token = token
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(cli::new_token);
     let api_key = std::env::var(API_KEY_ENV).unwrap_or_default();
     let app_listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
@@ -86,10 +103,16 @@ pub async fn run(listen: SocketAddr, token: Option<String>, log_format: Option<L
     println!("scim-sidecar demo is running (Ctrl-C to stop)");
     println!("  SCIM base URL:        http://{}/scim/v2", running.addr);
     println!("  Bearer token:         {token}");
-    println!("  Example application:  {} (header X-Api-Key: ${API_KEY_ENV})", app.base_url());
+    println!(
+        "  Example application:  {} (header X-Api-Key: ${API_KEY_ENV})",
+        app.base_url()
+    );
     println!();
     println!("Try:");
-    println!("  curl -s -H 'Authorization: Bearer {token}' http://{}/scim/v2/Users", running.addr);
+    println!(
+        "  curl -s -H 'Authorization: Bearer {token}' http://{}/scim/v2/Users",
+        running.addr
+    );
     running.wait().await;
     app.shutdown().await;
     ExitCode::SUCCESS

@@ -123,10 +123,18 @@ impl Provisioner {
             return Err(self.not_found(id));
         }
         match self.map().ids {
-            crate::mapping::IdMode::App => Ok(Target::App {
-                app_id: id.to_string(),
-                entry: None,
-            }),
+            crate::mapping::IdMode::App => {
+                // Kept attributes live in the store under the application id.
+                let entry = if self.map().rules.rules.iter().any(|r| r.store) {
+                    self.store.get(self.kind, id).await?
+                } else {
+                    None
+                };
+                Ok(Target::App {
+                    app_id: id.to_string(),
+                    entry,
+                })
+            }
             crate::mapping::IdMode::Minted => {
                 let entry = self
                     .store

@@ -287,7 +287,11 @@ async fn list_resources(
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the body's parameters, then the same as a list.
-async fn search_resources(state: &ServiceState, kind: ResourceKind, body: &Bytes) -> Response<Full<Bytes>> {
+async fn search_resources(
+    state: &ServiceState,
+    kind: ResourceKind,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
     let result = async {
         let value = parse_body(body)?;
         let query = search_body_to_query(&value)?;
@@ -307,7 +311,9 @@ fn search_body_to_query(body: &Value) -> Result<String, Error> {
     let obj = body
         .as_object()
         .ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     let mut parts = Vec::new();
     for (key, value) in obj {
         let text = match (key.as_str(), value) {
@@ -316,7 +322,11 @@ fn search_body_to_query(body: &Value) -> Result<String, Error> {
             (_, Value::Number(n)) => n.to_string(),
             (_, Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| Error::invalid_value(format!("{key} must be a list of strings"))))
+                .map(|i| {
+                    i.as_str().map(str::to_string).ok_or_else(|| {
+                        Error::invalid_value(format!("{key} must be a list of strings"))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?
                 .join(","),
             (_, Value::Null) => continue,

@@ -65,7 +65,8 @@ pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState
         &features,
         &[Advertised {
             kind: ResourceKind::User,
-            attributes: rules.advertised(),
+            attributes: mapping.users.advertised(),
+            required: mapping.users.required(),
         }],
         &public_url,
     );
@@ -119,5 +120,9 @@ pub fn spawn(
         };
         crate::server::run(listener, service, shutdown, grace).await;
     });
-    Ok(Running { addr, stop: Some(tx), task })
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+        task,
+    })
 }

@@ -22,7 +22,7 @@
 //!   change `status`.
 //!
 //! A user: `id` (from 1001), `email`, `first_name`, `last_name`, `role` (`member`, `admin`,
-//! `guest` or `null`; anything else is 422), `department`, `employee_number` (string), `locale`,
+//! `guest` or `null`; anything else is 422), `department`, `employee_number` (string), `display_name` (string), `locale`,
 //! `status` (`active` | `suspended`), `created_at`, `updated_at` (RFC 3339, UTC). Fields the API
 //! does not know (`id`, `status`, timestamps, anything else) are ignored in request bodies.
 
@@ -190,6 +190,7 @@ impl State {
             role: input.role,
             department: input.department,
             employee_number: input.employee_number,
+            display_name: input.display_name,
             locale: input.locale,
             suspended: false,
             created_at: now.clone(),
@@ -208,6 +209,7 @@ struct User {
     role: Option<String>,
     department: Option<String>,
     employee_number: Option<String>,
+    display_name: Option<String>,
     locale: Option<String>,
     suspended: bool,
     created_at: String,
@@ -224,6 +226,7 @@ impl User {
             "role": self.role,
             "department": self.department,
             "employee_number": self.employee_number,
+            "display_name": self.display_name,
             "locale": self.locale,
             "status": if self.suspended { "suspended" } else { "active" },
             "created_at": self.created_at,
@@ -239,6 +242,7 @@ impl User {
         self.role = input.role;
         self.department = input.department;
         self.employee_number = input.employee_number;
+        self.display_name = input.display_name;
         self.locale = input.locale;
         self.touch();
     }
@@ -256,6 +260,7 @@ struct UserInput {
     role: Option<String>,
     department: Option<String>,
     employee_number: Option<String>,
+    display_name: Option<String>,
     locale: Option<String>,
 }
 
@@ -329,6 +334,7 @@ impl LegacyApp {
                 role: Some("member".into()),
                 department: None,
                 employee_number: None,
+                display_name: None,
                 locale: Some("en-US".into()),
             });
             ids.push(user.id);
@@ -678,6 +684,7 @@ fn parse_input(body: &[u8]) -> Result<UserInput, Map<String, Value>> {
     let role = text("role");
     let department = text("department");
     let employee_number = text("employee_number");
+    let display_name = text("display_name");
     let locale = text("locale");
     let email = match email {
         Some(e) if !e.trim().is_empty() => e,
@@ -703,6 +710,7 @@ fn parse_input(body: &[u8]) -> Result<UserInput, Map<String, Value>> {
         role,
         department,
         employee_number,
+        display_name,
         locale,
     })
 }

@@ -348,7 +348,23 @@ impl Checker {
         if self.problems.len() > before {
             return None;
         }
+        let mut script_attributes = Vec::new();
+        for (i, text) in raw.script_attributes.iter().enumerate() {
+            let key = format!("{section}.script_attributes[{}]", i + 1);
+            match crate::scim::filter::parse_attr_path(text) {
+                Ok(path)
+                    if crate::scim::schema::ResourceSchema::for_kind(kind)
+                        .find_attr(path.urn.as_deref(), &path.name, path.sub.as_deref())
+                        .is_some() =>
+                {
+                    script_attributes.push(path)
+                }
+                Ok(_) => self.problem(&key, format!("unknown SCIM attribute {text:?}")),
+                Err(e) => self.problem(&key, e.to_string()),
+            }
+        }
         Some(ResourceMapping {
+            script_attributes,
             kind,
             ids: raw.ids,
             id_field: id_field?,

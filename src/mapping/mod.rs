@@ -65,6 +65,49 @@ pub struct ResourceMapping {
     pub pushdowns: Vec<Pushdown>,
     pub rules: Rules,
     pub hooks: Hooks,
+    /// Attributes the hooks handle without a rule (`script_attributes`).
+    pub script_attributes: Vec<AttrPath>,
+}
+
+impl ResourceMapping {
+    /// Whether a filter may name this attribute: a rule maps it or a hook declares it.
+    pub fn knows(&self, path: &AttrPath) -> bool {
+        self.rules.knows(path)
+            || self.script_attributes.iter().any(|a| {
+                a.name.eq_ignore_ascii_case(&path.name)
+                    && a.urn.as_deref().map(str::to_ascii_lowercase)
+                        == path.urn.as_deref().map(str::to_ascii_lowercase)
+                    && (a.sub.is_none()
+                        || a.sub.as_deref().map(str::to_ascii_lowercase)
+                            == path.sub.as_deref().map(str::to_ascii_lowercase))
+            })
+    }
+
+    /// Top-level attributes advertised as required (`required = true` rules).
+    pub fn required(&self) -> Vec<AttrPath> {
+        self.rules
+            .rules
+            .iter()
+            .filter(|r| r.required)
+            .filter_map(|r| r.scim.as_ref())
+            .map(|p| AttrPath {
+                urn: p.attr.urn.clone(),
+                name: p.attr.name.clone(),
+                sub: None,
+            })
+            .collect()
+    }
+
+    /// Attributes to advertise in `/Schemas`.
+    pub fn advertised(&self) -> Vec<AttrPath> {
+        let mut out = self.rules.advertised();
+        for a in &self.script_attributes {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
 }
 
 /// A compiled application call.

@@ -117,6 +117,10 @@ pub struct ResourceSection {
     pub script: Option<String>,
     #[serde(default)]
     pub hooks: Hooks,
+    /// SCIM attributes the hooks produce or read that no rule maps (e.g. a `displayName` computed
+    /// by `from_app`): advertised in `/Schemas` and accepted in filters.
+    #[serde(default)]
+    pub script_attributes: Vec<String>,
     pub get: Endpoint,
     pub list: ListEndpoint,
     #[serde(default)]
@@ -302,6 +306,10 @@ pub struct AttributeRule {
     /// May be set on create (or while unset); a later change is refused with 400 `mutability`.
     #[serde(default)]
     pub immutable: bool,
+    /// The application always holds a value (e.g. `active` backed by a status field): advertised
+    /// as `required` in `/Schemas`, so clients do not expect to be able to remove it.
+    #[serde(default)]
+    pub required: bool,
     /// Convert the application value: `string`, `number`, `boolean` (e.g. numeric ids).
     #[serde(default)]
     pub app_type: Option<AppType>,

@@ -42,6 +42,8 @@ pub struct Rule {
     pub read_only: bool,
     pub write_only: bool,
     pub immutable: bool,
+    /// Advertised as required (the application cannot clear it).
+    pub required: bool,
     pub app_type: Option<AppType>,
     /// The SCIM side resolved against the schema (`Some` exactly when `scim` is).
     target: Option<Target>,
@@ -1057,6 +1059,7 @@ fn compile_rule(
         read_only: r.read_only,
         write_only: r.write_only,
         immutable: r.immutable,
+        required: r.required,
         app_type: r.app_type,
         target,
     })

@@ -83,7 +83,7 @@ fn check_known(p: &Provisioner, filter: &Filter) -> Result<()> {
         let is_id = path.name.eq_ignore_ascii_case("id") && path.sub.is_none();
         let is_active = path.name.eq_ignore_ascii_case("active")
             && p.map().deactivation == DeactivationMode::Delete;
-        if !(is_id || is_active || p.map().rules.knows(&path)) {
+        if !(is_id || is_active || p.map().knows(&path)) {
             return Err(Error::invalid_filter(format!(
                 "cannot filter on `{}`: this mapping does not map that attribute",
                 path_text(&path)

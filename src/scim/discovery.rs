@@ -20,6 +20,9 @@ pub struct Advertised {
     /// Attributes the mapping stores (in the app or the sidecar's store): `userName`,
     /// `name.givenName`, `emails.value`, `urn:…:enterprise:2.0:User:department`, …
     pub attributes: Vec<AttrPath>,
+    /// Top-level attributes the application always holds (it cannot clear them), advertised as
+    /// `required` even where the schema says otherwise (e.g. `active` backed by a status field).
+    pub required: Vec<AttrPath>,
 }
 
 /// Service-wide features for `/ServiceProviderConfig`.
@@ -216,15 +219,30 @@ impl Discovery {
             }
         }
 
+        let required: Vec<&AttrPath> = resources.iter().flat_map(|a| a.required.iter()).collect();
         let schema_docs: Vec<Value> = selections
             .iter()
             .map(|sel| {
+                let mut attributes = sel.render();
+                for doc in attributes.iter_mut() {
+                    let name = doc["name"].as_str().unwrap_or_default().to_string();
+                    let is_required = required.iter().any(|r| {
+                        r.sub.is_none()
+                            && r.name.eq_ignore_ascii_case(&name)
+                            && r.urn
+                                .as_deref()
+                                .is_none_or(|u| u.eq_ignore_ascii_case(sel.schema.id))
+                    });
+                    if is_required {
+                        doc["required"] = Value::Bool(true);
+                    }
+                }
                 json!({
                     "schemas": [SCHEMA_SCHEMA],
                     "id": sel.schema.id,
                     "name": sel.schema.name,
                     "description": sel.schema.description,
-                    "attributes": sel.render(),
+                    "attributes": attributes,
                     "meta": meta("Schema", format!("{base}/Schemas/{}", sel.schema.id)),
                 })
             })

@@ -300,11 +300,11 @@ fn apply_pathless(
     };
     for (key, v) in obj {
         let key_t = key.trim();
-        // The id comes from the URL and meta is ours; Okta echoes both (and `schemas`).
-        if matches!(scope, Scope::Any)
-            && ["id", "meta", "schemas"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(key_t))
+        // The id comes from the URL and meta is ours; Okta echoes both (and `schemas`, which
+        // some clients also put inside an extension's object).
+        if key_t.eq_ignore_ascii_case("schemas")
+            || (matches!(scope, Scope::Any)
+                && ["id", "meta"].iter().any(|k| k.eq_ignore_ascii_case(key_t)))
         {
             continue;
         }
@@ -1714,6 +1714,17 @@ mod tests {
     fn bare_extension_attribute_resolves() {
         let u = patch_user(json!([{"op": "add", "path": "department", "value": "Ops"}]));
         assert_eq!(u[ENT]["department"], "Ops");
+    }
+
+    #[test]
+    fn schemas_inside_an_extension_object_is_ignored() {
+        let mut u = json!({"schemas": [crate::scim::USER_SCHEMA], "userName": "a"});
+        let p = parse_patch(&json!({"Operations": [{"op": "add", "path": ENT,
+            "value": {"schemas": [ENT], "department": "R&D"}}]}))
+        .unwrap();
+        apply_patch(&mut u, &p, &crate::scim::schema::USER_RESOURCE).unwrap();
+        assert_eq!(u[ENT]["department"], "R&D");
+        assert!(u[ENT].get("schemas").is_none());
     }
 
     #[test]

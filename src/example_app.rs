@@ -69,7 +69,7 @@ mod tests {
                 .path
                 .ends_with("/unsuspend")
         );
-        assert_eq!(users.filters.len(), 2);
+        assert_eq!(users.filters.len(), 1);
         assert!(
             users
                 .filters
@@ -130,12 +130,16 @@ mod tests {
     }
 
     fn hook(name: &str, a: Value, b: Value) -> Result<Value, String> {
+        hook_op(name, a, b, "test")
+    }
+
+    fn hook_op(name: &str, a: Value, b: Value, operation: &str) -> Result<Value, String> {
         let engine = engine();
         let ast = engine.compile(SCRIPT_RHAI).map_err(|e| e.to_string())?;
         let args = (
             rhai::serde::to_dynamic(a).unwrap(),
             rhai::serde::to_dynamic(b).unwrap(),
-            rhai::serde::to_dynamic(json!({"operation": "test"})).unwrap(),
+            rhai::serde::to_dynamic(json!({"operation": operation})).unwrap(),
         );
         let out: Dynamic = engine
             .call_fn(&mut Scope::new(), &ast, name, args)
@@ -196,21 +200,24 @@ mod tests {
     }
 
     #[test]
-    fn from_app_computes_display_name_and_user_type() {
+    fn to_app_computes_a_display_name_on_create_only() {
         let scim = json!({"userName": "ada@example.com"});
-        let app = json!({"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace", "role": "guest"});
-        let out = hook("from_app", app, scim.clone()).unwrap();
-        assert_eq!(out["displayName"], "Ada Lovelace");
-        assert_eq!(out["userType"], "Guest");
-        assert_eq!(out["userName"], "ada@example.com");
+        let app = json!({"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"});
+        let out = hook_op("to_app", scim.clone(), app.clone(), "create").unwrap();
+        assert_eq!(out["display_name"], "Ada Lovelace");
 
-        let app = json!({"email": "bob@example.com", "first_name": null, "last_name": "Smith", "role": null});
-        let out = hook("from_app", app, scim.clone()).unwrap();
-        assert_eq!(out["displayName"], "Smith");
-        assert!(out.get("userType").is_none());
+        let only_last = json!({"email": "b@example.com", "first_name": null, "last_name": "Smith"});
+        let out = hook_op("to_app", scim.clone(), only_last, "create").unwrap();
+        assert_eq!(out["display_name"], "Smith");
 
-        let app = json!({"email": "carl@example.com", "first_name": " ", "last_name": null});
-        let out = hook("from_app", app, scim).unwrap();
-        assert_eq!(out["displayName"], "carl@example.com");
+        // Sent by the IdP: kept as is.
+        let mut given = app.clone();
+        given["display_name"] = json!("Countess");
+        let out = hook_op("to_app", scim.clone(), given, "create").unwrap();
+        assert_eq!(out["display_name"], "Countess");
+
+        // On update, a removed display name stays removed.
+        let out = hook_op("to_app", scim, app, "update").unwrap();
+        assert!(out.get("display_name").is_none(), "{out}");
     }
 }

@@ -18,10 +18,14 @@ pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> 
     let map = p.map();
     let app_id = app_id_of(p, &record)?;
     let mut scim = map.rules.app_to_scim(&record)?;
-    if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.from_app) {
-        scim = script.call_hook(hook, record, scim, hook_ctx(p, operation))?;
-    }
     let entry = entry_for_app_id(p, &app_id).await?;
+    if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.from_app) {
+        let mut ctx = hook_ctx(p, operation);
+        // Lets a script offer defaults only for records the sidecar keeps nothing for (created
+        // in the application directly), without overriding what an IdP removed on purpose.
+        ctx["stored"] = Value::Bool(entry.as_ref().is_some_and(|e| !e.kept.is_empty()));
+        scim = script.call_hook(hook, record, scim, ctx)?;
+    }
     let scim_id = entry.as_ref().map_or(app_id, |e| e.scim_id.clone());
     if let Some(e) = &entry {
         map.rules.merge_kept(&mut scim, &e.kept);

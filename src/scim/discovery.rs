@@ -341,10 +341,12 @@ mod tests {
             &features(),
             &[
                 Advertised {
+                    required: vec![],
                     kind: ResourceKind::User,
                     attributes: user_attrs(),
                 },
                 Advertised {
+                    required: vec![],
                     kind: ResourceKind::Group,
                     attributes: vec![p(None, "displayName", None), p(None, "members", None)],
                 },
@@ -447,6 +449,7 @@ mod tests {
         let d = Discovery::build(
             &features(),
             &[Advertised {
+                required: vec![],
                 kind: ResourceKind::User,
                 attributes: vec![p(None, "userName", None)],
             }],
@@ -561,6 +564,7 @@ mod tests {
         let d = Discovery::build(
             &features(),
             &[Advertised {
+                required: vec![],
                 kind: ResourceKind::User,
                 attributes: vec![p(None, "photos", Some("value"))],
             }],
@@ -579,6 +583,7 @@ mod tests {
         let d = Discovery::build(
             &features(),
             &[Advertised {
+                required: vec![],
                 kind: ResourceKind::User,
                 attributes: vec![
                     p(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value")),
@@ -605,6 +610,7 @@ mod tests {
         let d = Discovery::build(
             &features(),
             &[Advertised {
+                required: vec![],
                 kind: ResourceKind::User,
                 attributes: vec![p(None, "groups", None), p(None, "password", None)],
             }],
@@ -623,10 +629,12 @@ mod tests {
             &features(),
             &[
                 Advertised {
+                    required: vec![],
                     kind: ResourceKind::Group,
                     attributes: vec![p(None, "displayName", None)],
                 },
                 Advertised {
+                    required: vec![],
                     kind: ResourceKind::Group,
                     attributes: vec![p(None, "members", None)],
                 },
@@ -645,5 +653,39 @@ mod tests {
         assert_eq!(d.resource_types["Resources"], json!([]));
         assert_eq!(d.schemas["totalResults"], 0);
         assert!(d.resource_type("User").is_none());
+    }
+
+    #[test]
+    fn required_overrides_are_advertised() {
+        let d = Discovery::build(
+            &Features {
+                patch: true,
+                filter_max_results: 10,
+                change_password: false,
+                etag: false,
+                documentation_uri: None,
+            },
+            &[Advertised {
+                kind: ResourceKind::User,
+                attributes: vec![
+                    crate::scim::filter::parse_attr_path("active").unwrap(),
+                    crate::scim::filter::parse_attr_path("locale").unwrap(),
+                ],
+                required: vec![crate::scim::filter::parse_attr_path("active").unwrap()],
+            }],
+            "http://x/scim/v2",
+        );
+        let user = d.schema(crate::scim::USER_SCHEMA).unwrap();
+        let attr = |n: &str| {
+            user["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == n)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(attr("active")["required"], true);
+        assert_eq!(attr("locale")["required"], false);
     }
 }

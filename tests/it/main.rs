@@ -2,4 +2,5 @@
 //! starts the example application and a sidecar in-process on `127.0.0.1:0`, drives SCIM over
 //! real HTTP, and asserts both the SCIM answer and what the application received.
 
+mod okta_users;
 mod support;

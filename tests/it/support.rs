@@ -35,16 +35,32 @@ impl Answer {
     /// Asserts an RFC 7644 error envelope with this status and `scimType`.
     pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
         assert_eq!(self.status, status, "body: {}", self.body);
-        assert_eq!(self.body["schemas"][0], scim_sidecar::scim::ERROR_SCHEMA, "{}", self.body);
-        assert_eq!(self.body["status"], Value::String(status.to_string()), "{}", self.body);
-        assert_eq!(self.body.get("scimType").and_then(Value::as_str), scim_type, "{}", self.body);
+        assert_eq!(
+            self.body["schemas"][0],
+            scim_sidecar::scim::ERROR_SCHEMA,
+            "{}",
+            self.body
+        );
+        assert_eq!(
+            self.body["status"],
+            Value::String(status.to_string()),
+            "{}",
+            self.body
+        );
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "{}",
+            self.body
+        );
         assert!(
             self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "detail missing: {}",
             self.body
         );
         assert!(
-            self.header("content-type").is_some_and(|c| c.starts_with("application/scim+json")),
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/scim+json")),
             "content type: {:?}",
             self.header("content-type")
         );
@@ -85,8 +101,14 @@ impl Harness {
         let addr = listener.local_addr().unwrap();
         let mut vars: Env = vec![
             ("SCIM_SIDECAR__SERVER__LISTEN".into(), addr.to_string()),
-            ("SCIM_SIDECAR__MAPPING__FILE".into(), scim_sidecar::demo::MAPPING_PATH.into()),
-            ("SCIM_SIDECAR__AUTH__TOKEN_SHA256".into(), hex::encode(token_digest(TOKEN))),
+            (
+                "SCIM_SIDECAR__MAPPING__FILE".into(),
+                scim_sidecar::demo::MAPPING_PATH.into(),
+            ),
+            (
+                "SCIM_SIDECAR__AUTH__TOKEN_SHA256".into(),
+                hex::encode(token_digest(TOKEN)),
+            ),
         ];
         vars.extend(env);
         let config = Config::load(None, vars).expect("test config is valid");
@@ -117,7 +139,12 @@ impl Harness {
         let sidecar = runtime::spawn(listener, state, std::future::pending()).expect("serves");
         let base = format!("http://{}/scim/v2", sidecar.addr);
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Harness { app, sidecar: Some(sidecar), base, client }
+        Harness {
+            app,
+            sidecar: Some(sidecar),
+            base,
+            client,
+        }
     }
 
     pub async fn stop(mut self) {
@@ -135,11 +162,15 @@ impl Harness {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Answer {
-        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
         let resp = self.client.request(req).await.expect("sidecar answers");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -147,10 +178,18 @@ impl Harness {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("non-JSON answer ({status}): {:?}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "non-JSON answer ({status}): {:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
         };
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A SCIM request as Okta sends it (bearer token, SCIM media types).
@@ -162,7 +201,13 @@ impl Harness {
             ("content-type", "application/scim+json; charset=utf-8"),
             ("user-agent", "Okta SCIM Client 1.0.0"),
         ];
-        self.send(method, path, &headers, body.map(|b| serde_json::to_vec(&b).unwrap())).await
+        self.send(
+            method,
+            path,
+            &headers,
+            body.map(|b| serde_json::to_vec(&b).unwrap()),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -201,4 +246,149 @@ pub fn okta_user(email: &str, given: &str, family: &str) -> Value {
         "password": "Okta-Random-Pa55word!",
         "active": true
     })
+}
+
+/// One application call as a line: `METHOD /path?query` (the query still percent-encoded, as the
+/// application received it).
+pub fn call_line(r: &scim_sidecar::example_app::RecordedRequest) -> String {
+    match &r.query {
+        Some(q) => format!("{} {}?{q}", r.method, r.path),
+        None => format!("{} {}", r.method, r.path),
+    }
+}
+
+impl Harness {
+    /// The application calls received since the last [`Harness::reset`], as [`call_line`]s.
+    pub fn calls(&self) -> Vec<String> {
+        self.app.requests().iter().map(call_line).collect()
+    }
+
+    /// Forgets the application calls recorded so far.
+    pub fn reset(&self) {
+        self.app.clear_requests();
+    }
+
+    /// Creates a user as Okta does (no pre-check), asserts 201 and returns the SCIM resource;
+    /// the application calls it caused are forgotten.
+    pub async fn create(&self, email: &str, given: &str, family: &str) -> Value {
+        let a = self.post("/Users", okta_user(email, given, family)).await;
+        assert_eq!(a.status, 201, "create {email}: {}", a.body);
+        self.reset();
+        a.body
+    }
+}
+
+/// The SCIM id of a resource.
+pub fn id_of(resource: &Value) -> String {
+    resource["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string id in {resource}"))
+        .to_string()
+}
+
+/// A PatchOp body with these operations.
+pub fn patch_op(ops: Value) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": ops
+    })
+}
+
+/// The example mapping with `from` replaced by `to` (which must occur).
+pub fn example_mapping_with(edits: &[(&str, &str)]) -> String {
+    let mut text = example_mapping_text();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the example mapping has no `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// A mapping for the same application where deactivation deletes the record: minted SCIM ids, no
+/// suspend/unsuspend endpoints, `active` not read from the record (a record that exists is
+/// active). Otherwise as the example mapping (wrapper, paging, e-mail pushdown, script).
+pub fn delete_mapping_text() -> String {
+    format!(
+        r#"
+version = 1
+
+[app]
+base_url = "http://127.0.0.1:4000"
+timeout_ms = 10000
+retries = 2
+
+[app.auth]
+header = "X-Api-Key"
+secret = {{ value = "{API_KEY}" }}
+
+[users]
+ids = "minted"
+id_field = "id"
+on_duplicate = "conflict"
+deactivation = "delete"
+script = "example-app.rhai"
+
+[users.hooks]
+to_app = "to_app"
+from_app = "from_app"
+
+[users.get]
+path = "/api/v1/users/{{id}}"
+record = "user"
+
+[users.list]
+path = "/api/v1/users"
+records = "data"
+total = "meta.total"
+
+[users.list.paging]
+style = "page"
+page_param = "page"
+first_page = 1
+size_param = "per_page"
+max_size = 100
+
+[users.create]
+path = "/api/v1/users"
+wrap = "user"
+record = "user"
+conflict_status = [422]
+
+[users.update]
+method = "PUT"
+path = "/api/v1/users/{{id}}"
+wrap = "user"
+record = "user"
+send = "full"
+conflict_status = [422]
+
+[users.delete]
+path = "/api/v1/users/{{id}}"
+
+[[users.filter]]
+attribute = "userName"
+op = "eq"
+query = {{ email = "{{value}}" }}
+
+[[users.attribute]]
+scim = "userName"
+app = "email"
+
+[[users.attribute]]
+scim = "name.givenName"
+app = "first_name"
+
+[[users.attribute]]
+scim = "name.familyName"
+app = "last_name"
+
+[[users.attribute]]
+scim = "locale"
+app = "locale"
+
+[[users.attribute]]
+scim = "externalId"
+store = true
+"#
+    )
 }

@@ -2,5 +2,6 @@
 //! starts the example application and a sidecar in-process on `127.0.0.1:0`, drives SCIM over
 //! real HTTP, and asserts both the SCIM answer and what the application received.
 
+mod entra_users;
 mod okta_users;
 mod support;

@@ -21,9 +21,9 @@ pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> 
     let entry = entry_for_app_id(p, &app_id).await?;
     if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.from_app) {
         let mut ctx = hook_ctx(p, operation);
-        // Lets a script offer defaults only for records the sidecar keeps nothing for (created
-        // in the application directly), without overriding what an IdP removed on purpose.
-        ctx["stored"] = Value::Bool(entry.as_ref().is_some_and(|e| !e.kept.is_empty()));
+        // Lets a script offer defaults only for records the sidecar has no entry for (created in
+        // the application directly), without overriding what an IdP removed on purpose.
+        ctx["stored"] = Value::Bool(entry.is_some());
         scim = script.call_hook(hook, record, scim, ctx)?;
     }
     let scim_id = entry.as_ref().map_or(app_id, |e| e.scim_id.clone());

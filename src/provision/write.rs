@@ -113,7 +113,9 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     };
     let app_id = app_id_of(p, &record)?;
     let kept = map.rules.kept_from_scim(&resource);
-    if map.ids == IdMode::Minted || !kept.is_empty() {
+    // With store rules, every SCIM-created record gets an entry, even with nothing kept yet: it
+    // tells hooks (`ctx.stored`) the record is managed through SCIM.
+    if map.ids == IdMode::Minted || map.rules.rules.iter().any(|r| r.store) {
         let scim_id = match map.ids {
             IdMode::App => app_id.clone(),
             IdMode::Minted => mint_id(),

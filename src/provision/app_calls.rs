@@ -137,6 +137,14 @@ pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>
     }
 }
 
+/// A pushdown lookup narrowing the list call: its path override, query templates and value.
+#[derive(Clone, Copy)]
+pub(super) struct Narrow<'a> {
+    pub path: Option<&'a Template>,
+    pub query: &'a [(String, Template)],
+    pub value: &'a str,
+}
+
 /// One page of records from the list endpoint (or a pushdown path), with the total if known.
 pub(super) struct Page {
     pub records: Vec<Value>,
@@ -148,12 +156,12 @@ pub(super) struct Page {
 async fn list_call(
     p: &Provisioner,
     paging_params: &[(String, String)],
-    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
+    lookup: Option<Narrow<'_>>,
 ) -> Result<Page> {
     let list = &p.map().list;
     let ep = &list.endpoint;
     let (path_override, templates, vars) = match lookup {
-        Some((path, query, value)) => (path.as_ref(), query, Vars::Value(value)),
+        Some(n) => (n.path, n.query, Vars::Value(n.value)),
         None => (None, &[][..], Vars::None),
     };
     let pq = render(ep, path_override, vars, templates, paging_params);
@@ -196,7 +204,7 @@ pub(super) async fn fetch_range(
     p: &Provisioner,
     offset: usize,
     count: usize,
-    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
+    lookup: Option<Narrow<'_>>,
 ) -> Result<Page> {
     let paging = &p.map().list.paging;
     match paging {
@@ -275,10 +283,7 @@ pub(super) async fn fetch_range(
 }
 
 /// Every record (optionally narrowed by a pushdown), refusing with `tooMany` past `max_scan`.
-pub(super) async fn scan_all(
-    p: &Provisioner,
-    lookup: Option<(&Option<Template>, &[(String, Template)], &str)>,
-) -> Result<Vec<Value>> {
+pub(super) async fn scan_all(p: &Provisioner, lookup: Option<Narrow<'_>>) -> Result<Vec<Value>> {
     let max_scan = p.map().max_scan;
     // Ask for one more than the bound: getting it proves the bound is exceeded.
     let page = fetch_range(p, 0, max_scan.saturating_add(1), lookup).await?;

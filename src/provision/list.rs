@@ -207,7 +207,12 @@ async fn search(
     });
     let mut out = Vec::new();
     if let Some((pd, value)) = pushdown {
-        let records = scan_all(p, Some((&pd.path, &pd.query, value))).await?;
+        let narrow = app_calls::Narrow {
+            path: pd.path.as_ref(),
+            query: &pd.query,
+            value,
+        };
+        let records = scan_all(p, Some(narrow)).await?;
         for record in records {
             let r = to_scim(p, record, "list").await?;
             if filter.matches(&r, p.schema) {

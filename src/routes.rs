@@ -270,20 +270,23 @@ fn with_location(mut resp: Response<Full<Bytes>>, resource: &Value) -> Response<
     resp
 }
 
+/// Renders a handler's outcome: the body with `status` (a 201 also gets `Location`), or the
+/// error.
+fn respond(result: Result<Value, Error>, status: u16) -> Response<Full<Bytes>> {
+    match result {
+        Ok(body) if status == 201 => with_location(json_response(status, &body), &body),
+        Ok(body) => json_response(status, &body),
+        Err(e) => fail(e),
+    }
+}
+
 async fn list_resources(
     state: &ServiceState,
     kind: ResourceKind,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let result = async {
-        let q = parse_query(state, query)?;
-        service(state, kind).list(&q).await
-    }
-    .await;
-    match result {
-        Ok(body) => json_response(200, &body),
-        Err(e) => fail(e),
-    }
+    let result = async { service(state, kind).list(&parse_query(state, query)?).await }.await;
+    respond(result, 200)
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the body's parameters, then the same as a list.
@@ -293,16 +296,13 @@ async fn search_resources(
     body: &Bytes,
 ) -> Response<Full<Bytes>> {
     let result = async {
-        let value = parse_body(body)?;
-        let query = search_body_to_query(&value)?;
-        let q = parse_query(state, Some(&query))?;
-        service(state, kind).list(&q).await
+        let query = search_body_to_query(&parse_body(body)?)?;
+        service(state, kind)
+            .list(&parse_query(state, Some(&query))?)
+            .await
     }
     .await;
-    match result {
-        Ok(body) => json_response(200, &body),
-        Err(e) => fail(e),
-    }
+    respond(result, 200)
 }
 
 /// Turns a SearchRequest body into the equivalent query string, so both forms share one parser
@@ -344,14 +344,12 @@ async fn get_resource(
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let result = async {
-        let q = parse_query(state, query)?;
-        service(state, kind).get(id, &q).await
+        service(state, kind)
+            .get(id, &parse_query(state, query)?)
+            .await
     }
     .await;
-    match result {
-        Ok(body) => json_response(200, &body),
-        Err(e) => fail(e),
-    }
+    respond(result, 200)
 }
 
 async fn create_resource(
@@ -362,14 +360,10 @@ async fn create_resource(
 ) -> Response<Full<Bytes>> {
     let result = async {
         let q = parse_query(state, query)?;
-        let value = parse_body(body)?;
-        service(state, kind).create(value, &q).await
+        service(state, kind).create(parse_body(body)?, &q).await
     }
     .await;
-    match result {
-        Ok(resource) => with_location(json_response(201, &resource), &resource),
-        Err(e) => fail(e),
-    }
+    respond(result, 201)
 }
 
 async fn replace_resource(
@@ -381,14 +375,12 @@ async fn replace_resource(
 ) -> Response<Full<Bytes>> {
     let result = async {
         let q = parse_query(state, query)?;
-        let value = parse_body(body)?;
-        service(state, kind).replace(id, value, &q).await
+        service(state, kind)
+            .replace(id, parse_body(body)?, &q)
+            .await
     }
     .await;
-    match result {
-        Ok(resource) => with_location(json_response(200, &resource), &resource),
-        Err(e) => fail(e),
-    }
+    respond(result, 200)
 }
 
 async fn patch_resource(
@@ -400,15 +392,11 @@ async fn patch_resource(
 ) -> Response<Full<Bytes>> {
     let result = async {
         let q = parse_query(state, query)?;
-        let value = parse_body(body)?;
-        let request = patch::parse_patch(&value)?;
+        let request = patch::parse_patch(&parse_body(body)?)?;
         service(state, kind).patch(id, &request, &q).await
     }
     .await;
-    match result {
-        Ok(resource) => with_location(json_response(200, &resource), &resource),
-        Err(e) => fail(e),
-    }
+    respond(result, 200)
 }
 
 async fn delete_resource(

@@ -162,9 +162,24 @@ impl Harness {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
+        self.send_url(method, &format!("{}{path}", self.base), headers, body)
+            .await
+    }
+
+    /// `http://127.0.0.1:port`, the sidecar's root (outside the SCIM base path).
+    pub fn root(&self) -> String {
+        self.base.trim_end_matches("/scim/v2").to_string()
+    }
+
+    /// Sends any request to an absolute URL.
+    pub async fn send_url(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

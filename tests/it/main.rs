@@ -2,6 +2,7 @@
 //! starts the example application and a sidecar in-process on `127.0.0.1:0`, drives SCIM over
 //! real HTTP, and asserts both the SCIM answer and what the application received.
 
+mod app_faults;
 mod bad_input;
 mod deactivate_by_delete;
 mod entra_users;

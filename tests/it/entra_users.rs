@@ -149,13 +149,35 @@ async fn work_email_value_path_is_applied_and_read_back() {
     // userName is the application's login and did not change.
     assert_eq!(a.body["userName"], "ada@contoso.example");
     assert_eq!(h.app.user(1001).unwrap()["email"], "ada@contoso.example");
+    // The e-mails are kept by the sidecar: no application write.
     assert!(
-        h.calls().iter().all(|c| c.starts_with("GET ")),
+        h.calls().iter().all(|c| c == "GET /api/v1/users/1001"),
         "{:?}",
         h.calls()
     );
     let got = h.get(&path).await;
     assert_eq!(got.body["emails"], a.body["emails"]);
+    h.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "BUG: a PATCH that changes only sidecar-kept attributes re-reads the unchanged record after the store write (2 GETs instead of 1)"]
+async fn changing_only_kept_attributes_costs_one_read() {
+    let h = Harness::start().await;
+    let created = entra_create(&h, "ada@contoso.example", "ext-ada").await;
+    let path = format!("/Users/{}", id_of(&created));
+    let a = h
+        .patch(
+            &path,
+            patch_op(json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "w@contoso.example"},
+                {"op": "Replace", "path": "externalId", "value": "ext-ada-2"}
+            ])),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["externalId"], "ext-ada-2");
+    assert_eq!(h.calls(), ["GET /api/v1/users/1001"]);
     h.stop().await;
 }
 

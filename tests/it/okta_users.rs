@@ -468,3 +468,60 @@ async fn user_type_sets_the_role_and_a_blocked_domain_never_reaches_the_app() {
     assert_eq!(h.app.users().len(), 1);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_renamed_user_is_found_under_the_new_user_name_only() {
+    let h = Harness::start().await;
+    let created = h.create("ada@example.com", "Ada", "Lovelace").await;
+    let path = format!("/Users/{}", id_of(&created));
+    let a = h
+        .patch(
+            &path,
+            patch_op(
+                json!([{"op": "replace", "path": "userName", "value": "ada.king@example.com"}]),
+            ),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["userName"], "ada.king@example.com");
+    assert_eq!(
+        h.calls(),
+        ["GET /api/v1/users/1001", "PUT /api/v1/users/1001"]
+    );
+    assert_eq!(
+        h.app.requests()[1].body.as_ref().unwrap()["user"]["email"],
+        "ada.king@example.com"
+    );
+
+    h.reset();
+    let old = h.get(&precheck("ada@example.com")).await;
+    assert_eq!(old.status, 200);
+    assert_eq!(old.body["totalResults"], 0, "{}", old.body);
+    assert_eq!(
+        h.calls(),
+        ["GET /api/v1/users?email=ada%40example.com&page=1&per_page=100"]
+    );
+    h.reset();
+    let new = h.get(&precheck("ada.king@example.com")).await;
+    assert_eq!(new.body["totalResults"], 1, "{}", new.body);
+    assert_eq!(new.body["Resources"][0]["id"], "1001");
+    assert_eq!(h.calls(), ["GET /api/v1/users/1001"]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn renaming_onto_an_existing_user_name_is_409() {
+    let h = Harness::start().await;
+    h.create("ada@example.com", "Ada", "Lovelace").await;
+    let grace = h.create("grace@example.com", "Grace", "Hopper").await;
+    let mut body = grace.clone();
+    body["userName"] = json!("ADA@example.com");
+    let a = h.put(&format!("/Users/{}", id_of(&grace)), body).await;
+    a.assert_error(409, Some("uniqueness"));
+    assert_eq!(
+        h.calls(),
+        ["GET /api/v1/users/1002", "PUT /api/v1/users/1002"]
+    );
+    assert_eq!(h.app.user(1002).unwrap()["email"], "grace@example.com");
+    h.stop().await;
+}

@@ -41,7 +41,8 @@ pub struct ClientSettings {
     pub headers: Vec<(String, String, bool)>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    /// Extra attempts for idempotent calls (GET, PUT, DELETE) on connect errors and 502/503.
+    /// Extra attempts for idempotent calls (GET, PUT, DELETE) on connect errors, dropped
+    /// connections and 502/503.
     pub retries: u32,
 }
 
@@ -211,6 +212,9 @@ impl AppClient {
             let retryable = match &result {
                 Ok(reply) => matches!(reply.status, 502 | 503),
                 Err(AttemptError::Connect(_)) => true,
+                // A connection dropped mid-call (e.g. a pooled connection the application closed):
+                // safe to repeat, since only idempotent calls get more than one attempt.
+                Err(AttemptError::Other(AppError::Unreachable(_))) => true,
                 Err(AttemptError::Other(_)) => false,
             };
             if retryable && attempt < attempts {

@@ -301,6 +301,7 @@ async fn update_live(
 
     let mut latest: Option<Value> = None;
     let mut changed = false;
+    let mut app_called = false;
 
     let baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
     let desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
@@ -324,6 +325,7 @@ async fn update_live(
         .await?;
         latest = take_record(ep, answer);
         changed = true;
+        app_called = true;
     }
 
     if map.deactivation == DeactivationMode::Endpoint && old_active != new_active {
@@ -335,6 +337,7 @@ async fn update_live(
         let ep = ep.ok_or_else(|| not_supported("change a user's active state"))?;
         latest = call_plain(p, ep, label, app_id).await?;
         changed = true;
+        app_called = true;
     }
 
     let kept = map.rules.kept_from_scim(&new);
@@ -356,6 +359,8 @@ async fn update_live(
     }
     let record = match latest {
         Some(r) => r,
+        // Only kept attributes changed: the record read at the start is still current.
+        None if !app_called => record,
         None => app_calls::fetch(p, app_id)
             .await?
             .ok_or_else(|| AppError::NotFound("the record vanished during the update".into()))?,

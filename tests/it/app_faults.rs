@@ -173,7 +173,6 @@ async fn dropped_connection_on_a_create_is_502_without_a_retry() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: app_client retries only connect errors, so a GET whose connection the application drops is not retried (1 attempt instead of 1 + retries)"]
 async fn dropped_connections_on_a_read_are_retried_then_502() {
     let h = Harness::start().await;
     h.app.seed(1);

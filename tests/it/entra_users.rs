@@ -161,7 +161,6 @@ async fn work_email_value_path_is_applied_and_read_back() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a PATCH that changes only sidecar-kept attributes re-reads the unchanged record after the store write (2 GETs instead of 1)"]
 async fn changing_only_kept_attributes_costs_one_read() {
     let h = Harness::start().await;
     let created = entra_create(&h, "ada@contoso.example", "ext-ada").await;

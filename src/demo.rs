@@ -13,10 +13,10 @@ use std::process::ExitCode;
 /// The environment variable the example mapping reads the application's API key from.
 pub const API_KEY_ENV: &str = "LEGACY_APP_API_KEY";
 
-/// The shipped example mapping and its script, embedded so the demo runs from any directory.
+/// Where the shipped example mapping lives (its script resolves beside it). The files themselves
+/// are embedded once, in [`crate::example_app`], so the demo runs from any directory.
 pub const MAPPING_PATH: &str = "mappings/example-app/mapping.toml";
-pub const MAPPING_TOML: &str = include_str!("../mappings/example-app/mapping.toml");
-pub const MAPPING_SCRIPT: &str = include_str!("../mappings/example-app/example-app.rhai");
+pub use crate::example_app::{MAPPING_TOML, SCRIPT_RHAI as MAPPING_SCRIPT};
 
 /// Sets the example application's API key in the environment when it is not set. Call before
 /// any thread starts.
@@ -45,21 +45,19 @@ pub fn demo_config(listen: SocketAddr, token: &str) -> Result<Config, String> {
 
 /// The embedded example mapping, pointed at `app_base_url`.
 pub fn example_mapping(app_base_url: &str) -> Result<Mapping, String> {
-    load_mapping_str(
-        MAPPING_TOML,
-        Path::new(MAPPING_PATH),
-        Some(app_base_url),
-        &|p| {
-            if p.file_name().is_some_and(|n| n == "example-app.rhai") {
-                Ok(MAPPING_SCRIPT.to_string())
-            } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "not embedded",
-                ))
-            }
-        },
-    )
+    mapping_with_example_script(MAPPING_TOML, app_base_url)
+}
+
+/// Compiles mapping text that sits beside the example script (the demo's mapping, or a test's
+/// variant of it): `example-app.rhai` comes from the binary, any other script from disk.
+pub fn mapping_with_example_script(text: &str, app_base_url: &str) -> Result<Mapping, String> {
+    load_mapping_str(text, Path::new(MAPPING_PATH), Some(app_base_url), &|p| {
+        if p.file_name().is_some_and(|n| n == "example-app.rhai") {
+            Ok(MAPPING_SCRIPT.to_string())
+        } else {
+            std::fs::read_to_string(p)
+        }
+    })
     .map_err(|e| e.to_string())
 }
 

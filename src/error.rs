@@ -263,23 +263,6 @@ impl Error {
     pub fn bug(msg: impl Into<String>) -> Self {
         InternalError::Bug(msg.into()).into()
     }
-
-    /// The log level this error deserves at the edge: client faults are routine.
-    pub fn side(&self) -> Side {
-        match self {
-            Error::Client(_) => Side::Client,
-            Error::App(_) => Side::App,
-            Error::Internal(_) => Side::Internal,
-        }
-    }
-}
-
-/// Which side failed; decides the log level (client: debug, app: warn, ours: error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    App,
-    Internal,
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ impl Provisioner {
         match self.map().ids {
             crate::mapping::IdMode::App => {
                 // Kept attributes live in the store under the application id.
-                let entry = if self.map().rules.rules.iter().any(|r| r.store) {
+                let entry = if self.map().uses_store() {
                     self.store.get(self.kind, id).await?
                 } else {
                     None

@@ -4,7 +4,7 @@
 
 use crate::auth::TokenVerifier;
 use crate::config::ServerSettings;
-use crate::error::{ClientError, Error, Side};
+use crate::error::{ClientError, Error};
 use crate::provision::Provisioner;
 use crate::scim::discovery::Discovery;
 use crate::scim::{self, ResourceKind, list, patch};
@@ -54,20 +54,20 @@ pub fn error_response(err: &Error) -> Response<Full<Bytes>> {
 
 /// Logs an error once, at the level its side deserves, then renders it.
 fn fail(err: Error) -> Response<Full<Bytes>> {
+    use crate::error::InternalError;
     let status = err.class().status;
-    match (&err, err.side()) {
-        (_, Side::Client) => tracing::debug!(status, error = %err, "client error"),
-        (_, Side::App) => tracing::warn!(status, error = %err, "application error"),
-        (Error::Internal(crate::error::InternalError::Script { hook, message }), _) => {
-            tracing::error!(status, hook = %hook, error = %message, "script error")
+    match &err {
+        Error::Client(_) => tracing::debug!(status, error = %err, "client error"),
+        Error::App(_) => tracing::warn!(status, error = %err, "application error"),
+        // Logged at error level where it failed, with the script path and position.
+        Error::Internal(InternalError::Script { .. }) => {
+            tracing::debug!(status, error = %err, "script error")
         }
-        (Error::Internal(crate::error::InternalError::Bug(m)), _) => {
-            tracing::error!(status, error = %m, "internal error")
+        // The cause stays out of `detail`; the log is where it belongs.
+        Error::Internal(InternalError::Store(cause) | InternalError::Bug(cause)) => {
+            tracing::error!(status, error = %err, cause = %cause, "internal error")
         }
-        (Error::Internal(crate::error::InternalError::Store(m)), _) => {
-            tracing::error!(status, error = %m, "store error")
-        }
-        _ => tracing::error!(status, error = %err, "internal error"),
+        Error::Internal(_) => tracing::error!(status, error = %err, "internal error"),
     }
     error_response(&err)
 }

@@ -23,8 +23,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
+use tower::layer::layer_fn;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, Layer, Service, ServiceBuilder};
+use tower::{BoxError, Service, ServiceBuilder};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tracing::Instrument;
@@ -66,10 +67,10 @@ where
         // Before tracing, so no span or debug dump can ever show the bearer token.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         // The request span wraps everything below, so its status and latency are the final ones.
-        .layer(TraceLayer)
+        .layer(layer_fn(|inner| Trace { inner }))
         // Below the span (so the logged status is the rewritten one) and above every layer that
         // can answer on its own: no non-SCIM error body can leave the service.
-        .layer(EnvelopeLayer)
+        .layer(layer_fn(|inner| Envelope { inner }))
         // Turns the errors the next layers raise (timeout, overload) into SCIM answers.
         .map_result(layer_error_to_response)
         // Bounds the whole request, including queueing and application calls, well within the
@@ -80,9 +81,12 @@ where
         // Caps in-flight requests so a burst cannot exhaust the application or our memory.
         .concurrency_limit(settings.concurrency_limit)
         // Inside the limits so a panicking request still releases its permit; answers 500.
-        .layer(PanicGuardLayer)
+        .layer(layer_fn(|inner| PanicGuard { inner }))
         // Innermost before the router: handlers get the body as bytes, already bounded.
-        .layer(BodyLimitLayer { max: max_body })
+        .layer(layer_fn(move |inner| BodyLimit {
+            inner,
+            max: max_body,
+        }))
         .service(router);
     BoxCloneSyncService::new(stack)
 }
@@ -105,16 +109,6 @@ fn layer_error_to_response(
 
 // ---------------------------------------------------------------------------------------------
 // Trace span: one per request with method, request id, operation, resource type, status, latency.
-
-#[derive(Clone, Copy)]
-struct TraceLayer;
-
-impl<S> Layer<S> for TraceLayer {
-    type Service = Trace<S>;
-    fn layer(&self, inner: S) -> Trace<S> {
-        Trace { inner }
-    }
-}
 
 #[derive(Clone)]
 struct Trace<S> {
@@ -178,16 +172,6 @@ where
 // ---------------------------------------------------------------------------------------------
 // Envelope: any error answer without a SCIM body gets one (defence in depth for layers and bugs).
 
-#[derive(Clone, Copy)]
-struct EnvelopeLayer;
-
-impl<S> Layer<S> for EnvelopeLayer {
-    type Service = Envelope<S>;
-    fn layer(&self, inner: S) -> Envelope<S> {
-        Envelope { inner }
-    }
-}
-
 #[derive(Clone)]
 struct Envelope<S> {
     inner: S,
@@ -236,16 +220,6 @@ where
 // ---------------------------------------------------------------------------------------------
 // Panic guard: a panic in a handler becomes a logged 500 SCIM error, never a dropped connection.
 
-#[derive(Clone, Copy)]
-struct PanicGuardLayer;
-
-impl<S> Layer<S> for PanicGuardLayer {
-    type Service = PanicGuard<S>;
-    fn layer(&self, inner: S) -> PanicGuard<S> {
-        PanicGuard { inner }
-    }
-}
-
 #[derive(Clone)]
 struct PanicGuard<S> {
     inner: S,
@@ -285,21 +259,6 @@ fn panic_response() -> Response<Full<Bytes>> {
 
 // ---------------------------------------------------------------------------------------------
 // Body limit: collect the body into `Bytes`, refusing more than `max` bytes with a SCIM 413.
-
-#[derive(Clone, Copy)]
-struct BodyLimitLayer {
-    max: usize,
-}
-
-impl<S> Layer<S> for BodyLimitLayer {
-    type Service = BodyLimit<S>;
-    fn layer(&self, inner: S) -> BodyLimit<S> {
-        BodyLimit {
-            inner,
-            max: self.max,
-        }
-    }
-}
 
 #[derive(Clone)]
 struct BodyLimit<S> {

@@ -83,6 +83,11 @@ impl ResourceMapping {
             })
     }
 
+    /// Whether some rule keeps attributes in the sidecar's store (so records need store entries).
+    pub fn uses_store(&self) -> bool {
+        self.rules.rules.iter().any(|r| r.store)
+    }
+
     /// Top-level attributes advertised as required (`required = true` rules).
     pub fn required(&self) -> Vec<AttrPath> {
         self.rules

@@ -75,7 +75,7 @@ pub(super) async fn entry_for_app_id(p: &Provisioner, app_id: &str) -> Result<Op
     let map = p.map();
     match map.ids {
         IdMode::App => {
-            if map.rules.rules.iter().any(|r| r.store) {
+            if map.uses_store() {
                 p.store.get(p.kind, app_id).await
             } else {
                 Ok(None)

@@ -86,25 +86,11 @@ fn check_known(p: &Provisioner, filter: &Filter) -> Result<()> {
         if !(is_id || is_active || p.map().knows(&path)) {
             return Err(Error::invalid_filter(format!(
                 "cannot filter on `{}`: this mapping does not map that attribute",
-                path_text(&path)
+                path
             )));
         }
     }
     Ok(())
-}
-
-fn path_text(path: &AttrPath) -> String {
-    let mut s = String::new();
-    if let Some(u) = &path.urn {
-        s.push_str(u);
-        s.push(':');
-    }
-    s.push_str(&path.name);
-    if let Some(sub) = &path.sub {
-        s.push('.');
-        s.push_str(sub);
-    }
-    s
 }
 
 /// Every resource matching `filter`, in a stable order.
@@ -222,7 +208,7 @@ async fn search(
     } else if let Some((path, value)) = candidates.iter().find_map(|(path, op, value)| {
         (*op == CompareOp::Eq && is_kept(p, path)).then_some((path, value))
     }) {
-        let key = path_text(path);
+        let key = path.to_string();
         for entry in p.store.find_by_attr(p.kind, &key, value).await? {
             let r = match resolve_entry(p, entry).await? {
                 Some(r) => r,

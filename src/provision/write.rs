@@ -115,7 +115,7 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     let kept = map.rules.kept_from_scim(&resource);
     // With store rules, every SCIM-created record gets an entry, even with nothing kept yet: it
     // tells hooks (`ctx.stored`) the record is managed through SCIM.
-    if map.ids == IdMode::Minted || map.rules.rules.iter().any(|r| r.store) {
+    if map.ids == IdMode::Minted || map.uses_store() {
         let scim_id = match map.ids {
             IdMode::App => app_id.clone(),
             IdMode::Minted => mint_id(),
@@ -492,7 +492,7 @@ pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
             }
         }
     }
-    if map.ids == IdMode::Minted || map.rules.rules.iter().any(|r| r.store) {
+    if map.ids == IdMode::Minted || map.uses_store() {
         p.store.remove(p.kind, id).await?;
     }
     p.cache.invalidate_id(id).await;

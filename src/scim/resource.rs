@@ -479,27 +479,7 @@ fn whole_extension(targets: &[Target], key: &str) -> bool {
 
 /// Keeps only the `subs` of a complex value (or of each element of a multi-valued one).
 fn keep_subs(value: Value, subs: &[&str]) -> Option<Value> {
-    let keep = |o: Map<String, Value>| -> Option<Value> {
-        let kept: Map<String, Value> = o
-            .into_iter()
-            .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-            .collect();
-        (!kept.is_empty()).then_some(Value::Object(kept))
-    };
-    match value {
-        Value::Object(o) => keep(o),
-        Value::Array(items) => {
-            let kept: Vec<Value> = items
-                .into_iter()
-                .filter_map(|item| match item {
-                    Value::Object(o) => keep(o),
-                    _ => None,
-                })
-                .collect();
-            (!kept.is_empty()).then_some(Value::Array(kept))
-        }
-        _ => None,
-    }
+    select_subs(value, subs, true)
 }
 
 fn returned(
@@ -552,23 +532,30 @@ fn keep_only(
 /// Removes the `subs` of a complex value (or of each element of a multi-valued one); `None` when
 /// nothing is left.
 fn drop_subs(value: Value, subs: &[&str]) -> Option<Value> {
-    let strip = |mut o: Map<String, Value>| -> Option<Value> {
-        o.retain(|k, _| !subs.iter().any(|s| s.eq_ignore_ascii_case(k)));
+    select_subs(value, subs, false)
+}
+
+/// Keeps (`keep`) or removes (`!keep`) the named sub-attributes of a complex value or of each
+/// element of a multi-valued one; `None` when nothing is left. Non-object values have no
+/// sub-attributes: selecting drops them, removing leaves them.
+fn select_subs(value: Value, subs: &[&str], keep: bool) -> Option<Value> {
+    let select = |mut o: Map<String, Value>| -> Option<Value> {
+        o.retain(|k, _| subs.iter().any(|s| s.eq_ignore_ascii_case(k)) == keep);
         (!o.is_empty()).then_some(Value::Object(o))
     };
     match value {
-        Value::Object(o) => strip(o),
+        Value::Object(o) => select(o),
         Value::Array(items) => {
             let kept: Vec<Value> = items
                 .into_iter()
                 .filter_map(|item| match item {
-                    Value::Object(o) => strip(o),
-                    other => Some(other),
+                    Value::Object(o) => select(o),
+                    other => (!keep).then_some(other),
                 })
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
-        other => Some(other),
+        other => (!keep).then_some(other),
     }
 }
 

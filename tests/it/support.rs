@@ -11,10 +11,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scim_sidecar::config::{Config, token_digest};
 use scim_sidecar::example_app::{self, LegacyApp};
-use scim_sidecar::mapping::load_mapping_str;
 use scim_sidecar::runtime::{self, Running};
 use serde_json::Value;
-use std::path::Path;
 
 pub const TOKEN: &str = "integration-test-token-0123456789";
 pub const API_KEY: &str = "integration-test-api-key";
@@ -112,19 +110,8 @@ impl Harness {
         ];
         vars.extend(env);
         let config = Config::load(None, vars).expect("test config is valid");
-        let mapping = load_mapping_str(
-            mapping,
-            Path::new(scim_sidecar::demo::MAPPING_PATH),
-            Some(&app.base_url()),
-            &|p| {
-                if p.file_name().is_some_and(|n| n == "example-app.rhai") {
-                    Ok(scim_sidecar::demo::MAPPING_SCRIPT.to_string())
-                } else {
-                    std::fs::read_to_string(p)
-                }
-            },
-        )
-        .unwrap_or_else(|e| panic!("test mapping is invalid:\n{e}"));
+        let mapping = scim_sidecar::demo::mapping_with_example_script(mapping, &app.base_url())
+            .unwrap_or_else(|e| panic!("test mapping is invalid:\n{e}"));
         Harness::serve(app, listener, &config, mapping)
     }
 

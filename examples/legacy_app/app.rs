@@ -20,7 +20,7 @@
 //! - `DELETE /api/v1/users/{id}` → 204;
 //! - `POST /api/v1/users/{id}/suspend` and `/unsuspend` → 200 `{"user":{…}}`: the only way to
 //!   change `status`;
-//! - `GET /api/v1/users?team_id=N` lists the members of team N.
+//! - `GET /api/v1/users?team_id=N` lists the members of team N, `?role=R` the users with role R.
 //!
 //! Teams (one membership relation, writable three ways, so that each of the sidecar's
 //! membership models can be tested against the same application):
@@ -686,6 +686,7 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
         .filter(|e| !e.is_empty())
         .map(|e| e.to_lowercase());
     let team = query_param(query, "team_id").filter(|t| !t.is_empty());
+    let role = query_param(query, "role").filter(|r| !r.is_empty());
     let state = shared.lock();
     let matching: Vec<&User> = state
         .users
@@ -695,6 +696,7 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
             team.as_ref()
                 .is_none_or(|t| parse_id(t).is_some_and(|t| state.memberships.contains(&(t, u.id))))
         })
+        .filter(|u| role.as_ref().is_none_or(|r| u.role.as_ref() == Some(r)))
         .collect();
     let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
     let data: Vec<Value> = matching

@@ -31,8 +31,10 @@ pub(super) async fn to_scim_with(
     let app_id = app_id_of(p, &record)?;
     let mut scim = map.rules.app_to_scim(&record)?;
     let entry = entry_for_app_id(p, &app_id).await?;
-    // Read from the record before the hook takes it.
-    let members = if with_members && p.kind == ResourceKind::Group {
+    // Read from the record before the hook takes it. Members kept in the record cost nothing,
+    // so they are always included (projection drops them when not asked for).
+    let free = matches!(map.members, Some(crate::mapping::Membership::Record { .. }));
+    let members = if (with_members || free) && p.kind == ResourceKind::Group {
         Some(members::current(p, &app_id, &record).await?)
     } else {
         None

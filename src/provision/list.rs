@@ -25,18 +25,22 @@ use std::sync::{Arc, Mutex};
 
 pub(super) async fn list(p: &Provisioner, q: &ListQuery) -> Result<Value> {
     let start = q.start_index.max(1);
-    // A group's members cost application calls: read them only when shown or filtered on.
-    let with = members::wanted(p, q) || members::in_filter(p, q);
-    let (resources, total) = match &q.filter {
-        None => unfiltered(p, start - 1, q.count, with).await?,
+    // A group's members cost application calls: read them for every candidate only when the
+    // filter needs them, else only for the page shown, and only when the answer shows them.
+    let for_filter = members::in_filter(p, q);
+    let (mut resources, total) = match &q.filter {
+        None => unfiltered(p, start - 1, q.count, false).await?,
         Some(filter) => {
             check_known(p, filter)?;
-            let all = filtered(p, filter, with).await?;
+            let all = filtered(p, filter, for_filter).await?;
             let total = all.len();
-            let page = all.into_iter().skip(start - 1).take(q.count).collect();
+            let page: Vec<Value> = all.into_iter().skip(start - 1).take(q.count).collect();
             (page, total)
         }
     };
+    if members::wanted(p, q) && !for_filter {
+        members::attach(p, &mut resources).await?;
+    }
     let projected = resources.into_iter().map(|r| p.project(r, q)).collect();
     Ok(list_response(projected, total, start))
 }

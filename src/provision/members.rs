@@ -333,6 +333,25 @@ pub(super) async fn current(
     Ok(out)
 }
 
+/// Adds the members to groups converted without them (a list page, after filtering), so a
+/// filter never reads the members of groups it drops. Record-model groups already have them.
+pub(super) async fn attach(p: &Provisioner, resources: &mut [Value]) -> Result<()> {
+    if matches!(membership(p), None | Some(Membership::Record { .. })) {
+        return Ok(());
+    }
+    for resource in resources {
+        let Some(id) = resource.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let Target::App { app_id, .. } = p.resolve(id).await? else {
+            continue;
+        };
+        let list = current(p, &app_id, &Value::Null).await?;
+        set_members(p, resource, &list).await;
+    }
+    Ok(())
+}
+
 /// Application ids for members found by their SCIM ids (user-attribute scans).
 async fn fill_app_ids(users: &Provisioner, mut members: Vec<Member>) -> Result<Vec<Member>> {
     for m in &mut members {

@@ -7,4 +7,5 @@ mod bad_input;
 mod deactivate_by_delete;
 mod entra_users;
 mod okta_users;
+mod roles_as_groups;
 mod support;

@@ -1,10 +1,13 @@
 //! Listing and filtering. A filter is planned in this order:
 //! 1. `id eq "x"`: one read by id;
-//! 2. an equality on `userName` / `externalId`: the id cache (one read by id on a hit; concurrent
+//! 2. an equality on `userName` (a group's `displayName`) / `externalId`: the id cache (one read by id on a hit; concurrent
 //!    misses for one value share one lookup), else as below;
 //! 3. a comparison the application answers natively (a pushdown in the mapping), or an attribute
 //!    kept in the sidecar's store: only those candidates are read;
 //! 4. otherwise a bounded scan of the application's list (`max_scan`, then 400 `tooMany`).
+//!
+//! A group's members are read only for the page shown (or for every candidate when the filter
+//! names `members`), and only when the answer shows them.
 //!
 //! Every candidate is checked against the whole filter by the sidecar, so an application that
 //! matches loosely (substring, case) can never make a filter return the wrong user. Filters on

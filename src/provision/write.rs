@@ -397,7 +397,14 @@ async fn update_live(
     let mut desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
     if let (Some(list), Some(change)) = (&now, &change) {
         members::write_into(p, &mut baseline, list);
-        members::write_into(p, &mut desired, &change.result);
+        // The client's order is for the answer only: the same members in another order are
+        // no change, so they must not make the record differ.
+        let written = if change.is_empty() {
+            list
+        } else {
+            &change.result
+        };
+        members::write_into(p, &mut desired, written);
     }
     if desired != baseline {
         let (ep, body_kind) = map

@@ -126,10 +126,12 @@ impl Provisioner {
         patch: &PatchRequest,
         query: &ListQuery,
     ) -> Result<Option<Value>> {
-        let updated = write::patch(self, id, patch).await?;
         if self.kind == ResourceKind::Group && query.attributes.is_empty() {
+            write::patch(self, id, patch, false).await?;
             return Ok(None);
         }
+        // Asked-for members are read even when the PATCH does not touch them (a rename).
+        let updated = write::patch(self, id, patch, members::wanted(self, query)).await?;
         Ok(Some(self.project(updated, query)))
     }
 

@@ -6,5 +6,8 @@ mod app_faults;
 mod bad_input;
 mod deactivate_by_delete;
 mod entra_users;
+mod groups_entra;
+mod groups_mapping;
+mod groups_okta;
 mod okta_users;
 mod support;

@@ -22,6 +22,7 @@ each_model!(
     remove_with_a_value_array,
     rename_by_path_and_empty_patch,
     delete_twice_is_204_then_404,
+    concurrent_member_patches_are_all_applied,
 );
 
 /// A request as Entra sends it: its own `Accept`, SCIM bodies, its version header.
@@ -469,5 +470,59 @@ async fn delete_twice_is_204_then_404(model: Model) {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["totalResults"], 0, "{}", a.body);
     assert!(h.calls().is_empty(), "{:?}", h.calls());
+    h.stop().await;
+}
+
+/// Entra may send a group's member changes as separate, concurrent PATCHes.
+async fn concurrent_member_patches_are_all_applied(model: Model) {
+    let h = setup(model, &[]).await;
+    let add = |id: &str| {
+        Some(patch_op(
+            json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": id}]}]),
+        ))
+    };
+    let (a, b, c) = tokio::join!(
+        entra(&h, Method::PATCH, "/Groups/501", add("1001")),
+        entra(&h, Method::PATCH, "/Groups/501", add("1002")),
+        entra(&h, Method::PATCH, "/Groups/501", add("1003")),
+    );
+    assert_eq!((a.status, b.status, c.status), (204, 204, 204));
+    assert_eq!(h.app.team_members(501), Some(vec![1001, 1002, 1003]));
+    // Each request's calls, whatever the order the three were served in.
+    let mut expected: Vec<String> = [1001, 1002, 1003]
+        .iter()
+        .flat_map(|u| member_change(model, &[], &[*u]))
+        .collect();
+    expected.sort();
+    let mut seen = h.calls();
+    seen.sort();
+    assert_eq!(seen, expected);
+    h.stop().await;
+}
+
+/// With membership in the user record, adding one user to two teams at once changes that one
+/// record twice: both teams must stay.
+#[tokio::test]
+async fn concurrent_adds_of_one_user_to_two_teams_keep_both() {
+    let h = setup(Model::UserAttribute, &[]).await;
+    let a = entra(
+        &h,
+        Method::POST,
+        "/Groups",
+        Some(entra_group("Support", "ext-support", &[])),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let add = Some(patch_op(
+        json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": "1001"}]}]),
+    ));
+    let (a, b) = tokio::join!(
+        entra(&h, Method::PATCH, "/Groups/501", add.clone()),
+        entra(&h, Method::PATCH, "/Groups/502", add.clone()),
+    );
+    assert_eq!((a.status, b.status), (204, 204));
+    assert_eq!(h.app.user(1001).unwrap()["team_ids"], json!([501, 502]));
+    assert_eq!(h.app.team_members(501), Some(vec![1001]));
+    assert_eq!(h.app.team_members(502), Some(vec![1001]));
     h.stop().await;
 }

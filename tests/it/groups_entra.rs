@@ -1,8 +1,9 @@
 //! Microsoft Entra ID's group provisioning, as SCIM-CLIENTS.md describes it, against the example
 //! application in each membership model: the `excludedAttributes=members` pre-check and reads,
 //! create with the extra Microsoft schema URI and `externalId`, `Add` with `$ref: null` (several
-//! members per request), `Remove` with a value array, rename by path, empty PATCH, delete twice.
-//! Every flow asserts the SCIM answer and the exact application calls, in order.
+//! members per request), `Remove` with a value array, rename by path, a new `externalId`, empty
+//! PATCH, delete twice, and member changes sent as concurrent PATCHes. Every flow asserts the
+//! SCIM answer and the exact application calls, in order.
 
 use crate::support::{Answer, Harness, Model, TOKEN, each_model, enc, member_values, patch_op};
 use http::Method;
@@ -410,6 +411,20 @@ async fn rename_by_path_and_empty_patch(model: Model) {
         assert_eq!(h.calls(), [TEAM], "{body}");
     }
 
+    // A new externalId is kept by the sidecar: no application write.
+    h.reset();
+    let a = entra(
+        &h,
+        Method::PATCH,
+        "/Groups/501",
+        Some(patch_op(
+            json!([{"op": "Replace", "path": "externalId", "value": "ext-sales-2"}]),
+        )),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    assert_eq!(h.calls(), [TEAM]);
+
     // Matching follows the rename: the old name is asked of the application and not found, the
     // new one is a cached id.
     h.reset();
@@ -422,8 +437,21 @@ async fn rename_by_path_and_empty_patch(model: Model) {
     h.reset();
     let a = entra(&h, Method::GET, &precheck("Sales EMEA"), None).await;
     assert_eq!(a.body["totalResults"], 1, "{}", a.body);
-    assert_eq!(a.body["Resources"][0]["externalId"], "ext-sales");
+    assert_eq!(a.body["Resources"][0]["externalId"], "ext-sales-2");
     assert_eq!(h.calls(), [TEAM]);
+    for (ext, found) in [("ext-sales", 0), ("ext-sales-2", 1)] {
+        let a = entra(
+            &h,
+            Method::GET,
+            &format!(
+                "/Groups?excludedAttributes=members&filter={}",
+                enc(&format!("externalId eq \"{ext}\""))
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(a.body["totalResults"], found, "{ext}: {}", a.body);
+    }
     h.stop().await;
 }
 

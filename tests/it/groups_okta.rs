@@ -2,8 +2,10 @@
 //! each of the three membership models (team record, per-member endpoints, user attribute):
 //! create, the reconciliation PATCH, add, remove by filter, add and remove in one request,
 //! rename, full push with `replace` (also `[]`), PUT with members (AIW), unlink (delete), link
-//! by `displayName`, import, unknown and nested members, duplicates. Every flow asserts the SCIM
-//! answer and the exact application calls, in order: only the needed writes, none for a no-op.
+//! by `displayName`, import, unknown and nested members, duplicates, members the sidecar has not
+//! seen, teams past one page, names with reserved characters, bad bodies. Every flow asserts the
+//! SCIM answer and the exact application calls, in order: only the needed writes, none for a
+//! no-op.
 
 use crate::support::{Harness, Model, each_model, enc, member_values, okta_group, patch_op};
 use serde_json::{Value, json};
@@ -30,6 +32,9 @@ each_model!(
     duplicate_create_is_409_before_any_member_call,
     nested_group_member_is_400_without_a_call,
     patch_answers_204_unless_attributes_are_asked,
+    adding_a_user_the_sidecar_has_not_seen_reads_it_first,
+    a_big_team_is_read_page_by_page,
+    names_with_reserved_characters_are_encoded,
 );
 
 /// Three users created through SCIM (ids 1001–1003, so the sidecar knows their names, as after
@@ -870,6 +875,141 @@ async fn patch_answers_204_unless_attributes_are_asked(model: Model) {
         .await;
     assert_eq!(a.status, 204, "{}", a.body);
     assert_eq!(a.body, Value::Null);
+    h.stop().await;
+}
+
+async fn adding_a_user_the_sidecar_has_not_seen_reads_it_first(model: Model) {
+    let h = setup(model).await;
+    h.create_group("Eng", &[]).await;
+    // Made in the application: the sidecar does not know it exists.
+    let ids = h.app.seed(1);
+    assert_eq!(ids, [1004]);
+    h.reset();
+    let a = h
+        .patch(
+            "/Groups/501",
+            patch_op(json!([{"op": "add", "path": "members", "value": [{"value": "1004"}]}])),
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let check = "GET /api/v1/users/1004";
+    let expected = by_model(
+        model,
+        s(&[TEAM, check, PATCH_TEAM]),
+        with_reads(&[TEAM], model, &[check, ADD_MEMBER]),
+        [
+            with_reads(&[TEAM], model, &[check]),
+            user_put(1004).to_vec(),
+        ]
+        .concat(),
+    );
+    assert_eq!(h.calls(), expected);
+    assert_eq!(h.app.team_members(501), Some(vec![1004]));
+
+    // Seen now: adding it elsewhere needs no check.
+    h.create_group("Ops", &[]).await;
+    let a = h
+        .patch(
+            "/Groups/502",
+            patch_op(json!([{"op": "add", "path": "members", "value": [{"value": "1004"}]}])),
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let team = "GET /api/v1/teams/502".to_string();
+    let expected = by_model(
+        model,
+        vec![team.clone(), "PATCH /api/v1/teams/502".into()],
+        [
+            vec![team.clone()],
+            model.member_reads(502),
+            vec!["POST /api/v1/teams/502/members".into()],
+        ]
+        .concat(),
+        [vec![team], model.member_reads(502), user_put(1004).to_vec()].concat(),
+    );
+    assert_eq!(h.calls(), expected);
+    h.stop().await;
+}
+
+async fn a_big_team_is_read_page_by_page(model: Model) {
+    let h = Harness::for_model(model).await;
+    let ids = h.app.seed(150);
+    let team = h.app.seed_team("Everyone", &ids);
+    let a = h.get(&format!("/Groups/{team}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let expected: Vec<String> = ids.iter().map(u64::to_string).collect();
+    assert_eq!(member_values(&a.body), expected);
+    let page2 = match model {
+        Model::Record => vec![],
+        Model::Endpoints => vec!["GET /api/v1/teams/501/members?page=2&per_page=100".to_string()],
+        Model::UserAttribute => {
+            vec!["GET /api/v1/users?team_id=501&page=2&per_page=100".to_string()]
+        }
+    };
+    assert_eq!(h.calls(), [with_reads(&[TEAM], model, &[]), page2].concat());
+
+    // Removing one member of 150 is one write (two for user records).
+    h.reset();
+    let a = h.patch("/Groups/501", remove_one("1075")).await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let writes: Vec<String> = h
+        .calls()
+        .into_iter()
+        .filter(|c| !c.starts_with("GET /api/v1/teams") && !c.contains("team_id="))
+        .collect();
+    let expected = by_model(
+        model,
+        s(&[PATCH_TEAM]),
+        s(&["DELETE /api/v1/teams/501/members/1075"]),
+        user_put(1075).to_vec(),
+    );
+    assert_eq!(writes, expected);
+    assert_eq!(h.app.team_members(501).unwrap().len(), 149);
+    h.stop().await;
+}
+
+async fn names_with_reserved_characters_are_encoded(model: Model) {
+    let h = setup(model).await;
+    let name = "R&D / Ops \"EU\"+1";
+    let a = h.post("/Groups", okta_group(name, &["1001"])).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["displayName"], name);
+    assert_eq!(h.app.teams()[0]["name"], name);
+    // A name the sidecar has not cached: the search carries it encoded, as one parameter.
+    h.app.seed_team("a=b&name=x", &[]);
+    h.reset();
+    let filter = format!(
+        "/Groups?excludedAttributes=members&filter={}",
+        enc("displayName eq \"A=B&NAME=X\"")
+    );
+    let a = h.get(&filter).await;
+    assert_eq!(a.body["totalResults"], 1, "{}", a.body);
+    assert_eq!(a.body["Resources"][0]["displayName"], "a=b&name=x");
+    assert_eq!(
+        h.calls(),
+        ["GET /api/v1/teams?name=A%3DB%26NAME%3DX&page=1&per_page=100"]
+    );
+    let found = h.app.requests()[0].query_param("name");
+    assert_eq!(found.as_deref(), Some("A=B&NAME=X"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bad_group_bodies_are_400_without_a_call() {
+    let h = setup(Model::Endpoints).await;
+    for body in [
+        json!({"schemas": [GROUP_SCHEMA], "members": []}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "  "}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "X", "members": "1001"}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "X", "members": [{"display": "no value"}]}),
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "X", "members": [{"value": ""}]}),
+    ] {
+        h.reset();
+        let a = h.post("/Groups", body.clone()).await;
+        a.assert_error(400, Some("invalidValue"));
+        assert!(h.calls().is_empty(), "{body}: {:?}", h.calls());
+    }
+    assert!(h.app.teams().is_empty());
     h.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! Test harness: the example application (which records every request and can inject faults) and
-//! a sidecar in front of it, both in-process on ephemeral ports, plus a small SCIM HTTP client.
+//! a sidecar in front of it, both in-process on ephemeral ports, plus a small SCIM HTTP client,
+//! and for groups the example mapping in each membership model ([`Model`], [`each_model!`]).
 
 #![allow(dead_code)]
 

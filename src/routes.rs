@@ -20,6 +20,8 @@ pub struct ServiceState {
     pub verifier: TokenVerifier,
     pub discovery: Discovery,
     pub users: Provisioner,
+    /// Shared by every generation of a reloadable configuration (`/healthz`).
+    pub health: std::sync::Arc<crate::reload::Health>,
 }
 
 /// Renders a JSON answer as `application/scim+json`.
@@ -96,7 +98,7 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
     // Liveness for container health checks: outside the SCIM base path, no token needed.
     if path == "/healthz" {
         record("health", "-");
-        return json_response(200, &serde_json::json!({"status": "ok"}));
+        return json_response(200, &state.health.to_json());
     }
     let base = state.settings.base_path.as_str();
     let Some(rest) = path

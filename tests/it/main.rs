@@ -6,5 +6,7 @@ mod app_faults;
 mod bad_input;
 mod deactivate_by_delete;
 mod entra_users;
+mod mapping_cases;
 mod okta_users;
+mod reload;
 mod support;

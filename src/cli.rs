@@ -207,10 +207,7 @@ pub async fn serve(config_path: &Path, watch: bool, log_format: Option<LogFormat
         }
     };
     tracing::info!(listen = %config.server.listen, base_path = %config.server.base_path, "serving SCIM");
-    let on_hangup = tokio::spawn(reload_on_hangup(
-        reloadable.clone(),
-        config_path.to_path_buf(),
-    ));
+    let on_hangup = reload_on_hangup(reloadable.clone(), config_path.to_path_buf());
     let watcher = watch.then(|| {
         tokio::spawn(reloadable.clone().watch(
             config_path.to_path_buf(),
@@ -225,15 +222,21 @@ pub async fn serve(config_path: &Path, watch: bool, log_format: Option<LogFormat
         config.server.shutdown_grace,
     )
     .await;
-    on_hangup.abort();
+    if let Some(h) = on_hangup {
+        h.abort();
+    }
     if let Some(w) = watcher {
         w.abort();
     }
     ExitCode::SUCCESS
 }
 
-/// Reloads on every SIGHUP until the task is aborted.
-async fn reload_on_hangup(reloadable: Reloadable, config_path: PathBuf) {
+/// Reloads on every SIGHUP, in a task, until it is aborted. The handler is installed before this
+/// returns, so a SIGHUP right after start-up reloads instead of ending the process.
+fn reload_on_hangup(
+    reloadable: Reloadable,
+    config_path: PathBuf,
+) -> Option<tokio::task::JoinHandle<()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -241,17 +244,20 @@ async fn reload_on_hangup(reloadable: Reloadable, config_path: PathBuf) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for SIGHUP; reload is unavailable");
-                return;
+                return None;
             }
         };
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the configuration");
-            let _ = reloadable.reload_from(&config_path, env_vars()).await;
-        }
+        Some(tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let _ = reloadable.reload_from(&config_path, env_vars()).await;
+            }
+        }))
     }
     #[cfg(not(unix))]
     {
         let _ = (reloadable, config_path);
+        None
     }
 }
 

@@ -15,6 +15,11 @@
 //!    cache and store, [`app_client`]);
 //! 7. answers are rendered as SCIM, errors through one table in [`error`].
 //!
+//! ## Around the request path
+//! [`reload`] swaps in a new configuration (SIGHUP, `--watch`) while requests in flight finish on
+//! theirs; [`dryrun`] runs requests through the same state and stack against a fake application
+//! (`explain`, `test-mapping`, mapping test cases).
+//!
 //! ## Dependency rules
 //! [`scim`] and [`mapping`] are pure (no hyper, tokio or moka). [`app_client`] knows HTTP but not
 //! SCIM. Only [`provision`] (the handlers' engine) joins protocol, mapping, ids and client.

@@ -10,6 +10,9 @@
 //! discovery documents, token verifier, limits — is rebuilt from the new configuration. Settings
 //! that cannot change without a restart (`server.listen`, `store.*`) make a reload fail, so the
 //! running configuration always matches what the files say or the failure is visible.
+//!
+//! The tower stack (timeout, concurrency limit) is built per generation: for the moment requests
+//! of the old generation are still running, both limits apply side by side.
 
 use crate::config::{Config, LogSettings, StoreSettings};
 use crate::ids::IdStore;

@@ -96,6 +96,16 @@ async fn a_valid_reload_changes_behaviour_and_keeps_the_store() {
     let app = example_app::start(listener, API_KEY.to_string()).await;
     let config = write_files(&app.base_url());
     let (reloadable, running) = serve(&config).await;
+    let dir = config.parent().unwrap();
+    assert_eq!(
+        reloadable.watched(),
+        [
+            config.clone(),
+            dir.join("mapping.toml"),
+            dir.join("example-app.rhai")
+        ],
+        "--watch looks at the config, the mapping and its script"
+    );
     assert_eq!(
         healthz(&running).await,
         json!({"status": "ok", "config_generation": 1, "last_reload": null})

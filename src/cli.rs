@@ -65,7 +65,7 @@ pub enum Command {
         /// A request file (`{"method", "path", "headers"?, "body"?}`) or a case file.
         #[arg(long, conflicts_with_all = ["method", "path", "body"])]
         request: Option<PathBuf>,
-        /// The request's method (with --path).
+        /// The request's method (with --path); default GET, or POST with --body.
         #[arg(long, requires = "path")]
         method: Option<String>,
         /// The request's path, relative to the SCIM base path (`/Users?filter=…`).

@@ -234,8 +234,13 @@ pub async fn run_case(run: &DryRun, case: &Case) -> Vec<String> {
                 break;
             }
             Ok(outcome) => {
-                for f in check_step(&step.expect, &outcome) {
+                let found = check_step(&step.expect, &outcome);
+                for f in &found {
                     failures.push(format!("{label}: {f}"));
+                }
+                // What the sidecar logged is often the why (the rule, endpoint or hook).
+                if !found.is_empty() && !outcome.log.is_empty() {
+                    failures.push(format!("{label}: sidecar log:\n{}", outcome.log.join("\n")));
                 }
             }
         }
@@ -618,6 +623,7 @@ mod tests {
                 body_text: None,
             },
             unused_answers: vec![(1, CannedAnswer::default())],
+            log: vec![],
         };
         let expect = Expect {
             status: Some(200),

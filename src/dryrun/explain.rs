@@ -110,6 +110,13 @@ pub fn render_text(run: &DryRun, outcomes: &[StepOutcome]) -> String {
         for (i, a) in &o.unused_answers {
             let _ = writeln!(out, "  (app answer {i}, {}, was not used)", a.describe());
         }
+        if !o.log.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Sidecar log:");
+            for line in &o.log {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
         let _ = writeln!(out);
         let a = &o.answer;
         let reason = http::StatusCode::from_u16(a.status)
@@ -183,6 +190,7 @@ pub fn render_json(run: &DryRun, outcomes: &[StepOutcome]) -> Value {
                 "calls": calls,
                 "answer": answer,
                 "unused_app_answers": unused,
+                "log": o.log,
             })
         })
         .collect();

@@ -503,7 +503,9 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         let Ok((stream, _)) = listener.accept().await else {
-            continue;
+            // Out of descriptors or similar: stop rather than spin; the sidecar then reports
+            // the application as unreachable, which the dry run shows.
+            break;
         };
         let shared = shared.clone();
         let svc = hyper::service::service_fn(move |req| {

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceExt};
+use tracing::instrument::WithSubscriber;
 
 /// What stands in for an application secret that cannot be read during a dry run.
 pub const PLACEHOLDER_SECRET: &str = "dry-run-placeholder-secret";
@@ -88,6 +89,69 @@ pub struct StepOutcome {
     /// Canned answers given for this request that were never used (position from 1).
     #[serde(skip)]
     pub unused_answers: Vec<(usize, CannedAnswer)>,
+    /// What the sidecar logged while answering, at warning level and above, plus script
+    /// `print`s: where a mapping error names its rule, endpoint or hook.
+    pub log: Vec<String>,
+}
+
+/// Collects a dry run's log lines (a `MakeWriter` over a shared buffer).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn take_lines(&self) -> Vec<String> {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// A subscriber for one dry run: warnings and errors, and script `print`s (their target is
+/// `scim_sidecar::script`, see `mapping::script`), as plain one-line text, inside the request
+/// span (which names the operation and resource type).
+fn log_dispatch(buffer: LogBuffer) -> tracing::Dispatch {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let filter = tracing_subscriber::filter::filter_fn(|m| {
+        if m.is_span() {
+            // `app_call` too: the client records on the current span, which must be its own.
+            matches!(m.name(), "scim_request" | "app_call")
+        } else {
+            *m.level() <= tracing::Level::WARN || m.target() == "scim_sidecar::script"
+        }
+    });
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(buffer)
+        .with_ansi(false)
+        .without_time()
+        .compact()
+        .with_filter(filter);
+    tracing::Dispatch::new(tracing_subscriber::registry().with(layer))
 }
 
 /// A mapping file's text, ready to compile for dry runs (with a placeholder secret when the real
@@ -232,6 +296,7 @@ impl Target {
         let token = crate::cli::new_token();
         let mut config = self.config.clone();
         config.auth.token_hashes = vec![token_digest(&token)];
+        let log = LogBuffer::default();
         let mut run = DryRun {
             app,
             mapping: Arc::new(mapping),
@@ -239,6 +304,8 @@ impl Target {
             token,
             base_url: self.base_url.clone(),
             service: None,
+            dispatch: log_dispatch(log.clone()),
+            log,
         };
         run.fresh()?;
         Ok(run)
@@ -256,6 +323,10 @@ pub struct DryRun {
     token: String,
     base_url: String,
     service: Option<Service>,
+    /// Collects what the sidecar logs while a step runs (scoped to the step's future, so the
+    /// process's own logging is untouched).
+    dispatch: tracing::Dispatch,
+    log: LogBuffer,
 }
 
 impl DryRun {
@@ -298,8 +369,10 @@ impl DryRun {
             .clone()
             .ok_or_else(|| "the dry run is not started".to_string())?;
         self.app.set_answers(answers);
+        self.log.take_lines();
         let resp = service
             .oneshot(req)
+            .with_subscriber(self.dispatch.clone())
             .await
             .map_err(|e| format!("the service failed: {e}"))?;
         let status = resp.status().as_u16();
@@ -347,6 +420,7 @@ impl DryRun {
                 body_text,
             },
             unused_answers: self.app.unused_answers(),
+            log: self.log.take_lines(),
         })
     }
 

@@ -337,3 +337,52 @@ fn the_commands_exit_with_the_outcome() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--body is not valid JSON"));
 }
+
+#[tokio::test]
+async fn mapping_errors_name_the_rule_in_the_log_and_not_in_the_detail() {
+    let target = Target::from_mapping(&example_mapping(), Vec::new()).unwrap();
+    let run = target.start().await.unwrap();
+    let request = ScimRequest {
+        method: "GET".into(),
+        path: "/Users/1".into(),
+        headers: Default::default(),
+        body: None,
+        body_raw: None,
+    };
+    let archived = CannedAnswer {
+        path: Some("/api/v1/users/1".into()),
+        body: Some(json!({"user": {"id": 1, "email": "a@example.com", "status": "archived"}})),
+        ..CannedAnswer::default()
+    };
+    let o = run.step(&request, vec![archived]).await.unwrap();
+    assert_eq!(o.answer.status, 502);
+    let detail = o.answer.body.as_ref().unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !detail.contains("status") && !detail.contains("active"),
+        "{detail}"
+    );
+    assert_eq!(o.log.len(), 1, "{:?}", o.log);
+    let line = &o.log[0];
+    for part in [
+        "active: the application value at `status` has no entry in `map`",
+        "operation=\"get\"",
+        "resource=\"User\"",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    let text = explain::render_text(&run, &[o]);
+    assert!(text.contains("Sidecar log:"), "{text}");
+
+    // A clean request logs nothing at warning level.
+    let ok = CannedAnswer {
+        path: Some("/api/v1/users/1".into()),
+        body: Some(json!({"user": {"id": 1, "email": "a@example.com", "status": "active"}})),
+        ..CannedAnswer::default()
+    };
+    let o = run.step(&request, vec![ok]).await.unwrap();
+    assert_eq!(o.answer.status, 200);
+    assert!(o.log.is_empty(), "{:?}", o.log);
+}

@@ -1,9 +1,12 @@
-//! The command line: `serve`, `validate`, `demo`, `token`, `healthcheck`. Each subcommand is a
-//! thin function over the library; `main.rs` only parses arguments and picks one.
+//! The command line: `serve`, `validate`, `explain`, `test-mapping`, `demo`, `token`,
+//! `healthcheck`. Each subcommand is a thin function over the library; `main.rs` only parses
+//! arguments and picks one.
 
 use crate::config::{Config, LogFormat, token_digest};
-use crate::{runtime, server, stack, telemetry};
-use clap::{Parser, Subcommand, ValueEnum};
+use crate::dryrun::{self, Target, cases, explain};
+use crate::reload::Reloadable;
+use crate::{server, telemetry};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,15 +42,53 @@ impl From<LogFormatArg> for LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve SCIM in front of the application described by the config's mapping.
+    /// Serve SCIM in front of the application described by the config's mapping. SIGHUP
+    /// reloads the config, the mapping and its scripts; an invalid set is refused and logged.
     Serve {
         #[arg(long, short)]
         config: PathBuf,
+        /// Also reload when the config, mapping or script files change (checked every 2 s).
+        #[arg(long)]
+        watch: bool,
     },
     /// Load the config, the mapping and its scripts; report every problem; exit 1 on any.
     Validate {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Dry run: the application calls a SCIM request would make (secrets masked) and the SCIM
+    /// answer, against a fake application that answers from --app-answers or with defaults.
+    /// Never calls the real application.
+    Explain {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// A request file (`{"method", "path", "headers"?, "body"?}`) or a case file.
+        #[arg(long, conflicts_with_all = ["method", "path", "body"])]
+        request: Option<PathBuf>,
+        /// The request's method (with --path); default GET, or POST with --body.
+        #[arg(long, requires = "path")]
+        method: Option<String>,
+        /// The request's path, relative to the SCIM base path (`/Users?filter=…`).
+        #[arg(long, required_unless_present = "request")]
+        path: Option<String>,
+        /// The request's JSON body, or @FILE to read it from a file.
+        #[arg(long, requires = "path")]
+        body: Option<String>,
+        /// A JSON array of canned application answers (see mappings/README.md).
+        #[arg(long)]
+        app_answers: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a mapping's test cases (the `cases/` folder next to it); report every failing case
+    /// with a diff; exit 1 on any failure.
+    TestMapping {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The cases folder (default: `cases/` next to the mapping file).
+        #[arg(long)]
+        cases: Option<PathBuf>,
     },
     /// Start the example application in this process and serve SCIM in front of it.
     Demo {
@@ -65,6 +106,28 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
         url: String,
     },
+}
+
+/// What a dry run runs against: a sidecar config, or a mapping file alone.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// The sidecar's config file (its tokens are not read).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// A mapping file, with default server settings.
+    #[arg(long, short)]
+    pub mapping: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    fn load(&self) -> Result<Target, Vec<String>> {
+        match (&self.config, &self.mapping) {
+            (Some(c), _) => Target::from_config(c, env_vars()),
+            (None, Some(m)) => Target::from_mapping(m, env_vars()),
+            (None, None) => Err(vec!["give --config or --mapping".into()]),
+        }
+    }
 }
 
 /// A new random token: 32 random bytes, hex-encoded.
@@ -90,7 +153,7 @@ pub fn validate(config_path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime::load_mapping(&config) {
+    match crate::runtime::load_mapping(&config) {
         Ok(m) => {
             let groups = match &m.groups {
                 Some(g) => format!("{} for Groups", g.rules.rules.len()),
@@ -115,8 +178,8 @@ pub fn validate(config_path: &Path) -> ExitCode {
     }
 }
 
-/// `serve`: runs until SIGTERM / Ctrl-C.
-pub async fn serve(config_path: &Path, log_format: Option<LogFormat>) -> ExitCode {
+/// `serve`: runs until SIGTERM / Ctrl-C; SIGHUP (and, with `watch`, a file change) reloads.
+pub async fn serve(config_path: &Path, watch: bool, log_format: Option<LogFormat>) -> ExitCode {
     let config = match Config::load(Some(config_path), env_vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -125,7 +188,7 @@ pub async fn serve(config_path: &Path, log_format: Option<LogFormat>) -> ExitCod
         }
     };
     telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
-    let mapping = match runtime::load_mapping(&config) {
+    let mapping = match crate::runtime::load_mapping(&config) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!("mapping errors:\n{e}");
@@ -133,8 +196,8 @@ pub async fn serve(config_path: &Path, log_format: Option<LogFormat>) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
-    let state = match runtime::build_state(&config, mapping) {
-        Ok(s) => s,
+    let reloadable = match Reloadable::new(&config, mapping, Some(config_path)) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("start-up failed: {e}");
             return ExitCode::FAILURE;
@@ -148,14 +211,201 @@ pub async fn serve(config_path: &Path, log_format: Option<LogFormat>) -> ExitCod
         }
     };
     tracing::info!(listen = %config.server.listen, base_path = %config.server.base_path, "serving SCIM");
+    let on_hangup = reload_on_hangup(reloadable.clone(), config_path.to_path_buf());
+    let watcher = watch.then(|| {
+        tokio::spawn(reloadable.clone().watch(
+            config_path.to_path_buf(),
+            std::time::Duration::from_secs(2),
+            env_vars,
+        ))
+    });
     server::run(
         listener,
-        stack::build(state),
+        reloadable.services(),
         server::shutdown_signal(),
         config.server.shutdown_grace,
     )
     .await;
+    if let Some(h) = on_hangup {
+        h.abort();
+    }
+    if let Some(w) = watcher {
+        w.abort();
+    }
     ExitCode::SUCCESS
+}
+
+/// Reloads on every SIGHUP, in a task, until it is aborted. The handler is installed before this
+/// returns, so a SIGHUP right after start-up reloads instead of ending the process.
+fn reload_on_hangup(
+    reloadable: Reloadable,
+    config_path: PathBuf,
+) -> Option<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload is unavailable");
+                return None;
+            }
+        };
+        Some(tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the configuration");
+                let _ = reloadable.reload_from(&config_path, env_vars()).await;
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (reloadable, config_path);
+        None
+    }
+}
+
+fn print_problems(problems: &[String]) {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!("{} problem(s) found", problems.len());
+}
+
+fn note_placeholder(target: &Target) {
+    if target.mapping.placeholder_secret {
+        eprintln!(
+            "note: app.auth.secret cannot be read here; a placeholder stands in for it \
+             (a dry run never calls the application)"
+        );
+    }
+}
+
+/// Reads a file for a subcommand, or explains why not.
+fn read_text(what: &str, path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+/// The inputs of `explain`, as parsed by clap.
+pub struct ExplainArgs {
+    pub target: TargetArgs,
+    pub request: Option<PathBuf>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub body: Option<String>,
+    pub app_answers: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// `explain`: one dry run, printed.
+pub async fn explain(args: ExplainArgs) -> ExitCode {
+    let target = match args.target.load() {
+        Ok(t) => t,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    note_placeholder(&target);
+    let input = (|| -> Result<explain::Input, String> {
+        let answers = match &args.app_answers {
+            Some(p) => Some(
+                explain::parse_answers(&read_text("app answers", p)?)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        if let Some(p) = &args.request {
+            return explain::Input::parse(&read_text("request", p)?, answers)
+                .map_err(|e| format!("{}: {e}", p.display()));
+        }
+        let body = match args.body.as_deref() {
+            None => None,
+            Some(b) => {
+                let text = match b.strip_prefix('@') {
+                    Some(file) => read_text("body", Path::new(file))?,
+                    None => b.to_string(),
+                };
+                Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("--body is not valid JSON: {e}"))?,
+                )
+            }
+        };
+        let method = args
+            .method
+            .clone()
+            .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
+        Ok(explain::Input {
+            steps: vec![(
+                dryrun::ScimRequest {
+                    method,
+                    path: args.path.clone().unwrap_or_default(),
+                    headers: Default::default(),
+                    body,
+                    body_raw: None,
+                },
+                answers.unwrap_or_default(),
+            )],
+        })
+    })();
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = async {
+        let run = target.start().await?;
+        let outcomes = explain::run(&run, &input).await?;
+        Ok::<_, String>(if args.json {
+            serde_json::to_string_pretty(&explain::render_json(&run, &outcomes)).unwrap_or_default()
+        } else {
+            explain::render_text(&run, &outcomes)
+        })
+    }
+    .await;
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `test-mapping`: runs a folder of cases, prints the report.
+pub async fn test_mapping(target: &TargetArgs, cases_dir: Option<&Path>) -> ExitCode {
+    let target = match target.load() {
+        Ok(t) => t,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    note_placeholder(&target);
+    let dir = cases_dir.map_or_else(
+        || cases::default_cases_dir(&target.mapping.path),
+        Path::to_path_buf,
+    );
+    match cases::run_dir(&target, &dir).await {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `healthcheck`: a plain HTTP/1.1 GET over TCP (no client library needed in the image).

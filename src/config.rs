@@ -222,6 +222,23 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        Config::load_checking(file, env, true)
+    }
+
+    /// As [`Config::load`], but without reading the accepted tokens (none are kept): for dry runs
+    /// (`explain`, `test-mapping`), which use their own token and need no secret.
+    pub fn load_without_tokens(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Config::load_checking(file, env, false)
+    }
+
+    fn load_checking(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        tokens: bool,
+    ) -> Result<Config, ConfigError> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
@@ -258,11 +275,11 @@ impl Config {
             }
         })?;
         let base_dir = file.and_then(Path::parent).unwrap_or(Path::new("."));
-        validate(raw, base_dir)
+        validate(raw, base_dir, tokens)
     }
 }
 
-fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
+fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let s = raw.server;
 
@@ -307,7 +324,8 @@ fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
     }
 
     let mut token_hashes = Vec::new();
-    for (i, t) in raw.auth.tokens.iter().enumerate() {
+    let raw_tokens: &[RawToken] = if tokens { &raw.auth.tokens } else { &[] };
+    for (i, t) in raw_tokens.iter().enumerate() {
         match token_from_raw(t) {
             Ok(h) => token_hashes.push(h),
             Err(msg) => problems.push(format!("auth.tokens[{i}]: {msg}")),
@@ -319,7 +337,10 @@ fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigError> {
             Err(msg) => problems.push(format!("auth.token_sha256[{i}]: {msg}")),
         }
     }
-    if token_hashes.is_empty() && !problems.iter().any(|p| p.starts_with("auth.")) {
+    if !tokens {
+        token_hashes.clear();
+        problems.retain(|p| !p.starts_with("auth."));
+    } else if token_hashes.is_empty() && !problems.iter().any(|p| p.starts_with("auth.")) {
         problems
             .push("auth.tokens: at least one token is required (see `scim-sidecar token`)".into());
     }
@@ -482,6 +503,29 @@ file = "mapping.toml"
             vec![token_digest("0123456789abcdef0123")]
         );
         assert_eq!(c.mapping_file, p.parent().unwrap().join("mapping.toml"));
+    }
+
+    #[test]
+    fn dry_runs_load_without_reading_tokens_but_check_the_rest() {
+        let text = "[auth]\ntokens = [{ env = \"SCIM_SIDECAR_TEST_UNSET_TOKEN\" }]\n[mapping]\nfile = \"m.toml\"\n";
+        let p = write("dryrun", "c.toml", text);
+        let e = Config::load(Some(&p), vec![]).unwrap_err();
+        assert!(e.problems[0].starts_with("auth.tokens[0]"), "{e}");
+        let c = Config::load_without_tokens(Some(&p), vec![]).unwrap();
+        assert!(c.auth.token_hashes.is_empty());
+        let bad = write(
+            "dryrun-bad",
+            "c.toml",
+            &format!("{text}[server]\nmax_results = 0\n"),
+        );
+        let e = Config::load_without_tokens(Some(&bad), vec![]).unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.starts_with("server.max_results")),
+            "{e}"
+        );
+        assert!(!e.problems.iter().any(|p| p.starts_with("auth.")), "{e}");
     }
 
     #[test]

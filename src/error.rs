@@ -227,9 +227,17 @@ impl Error {
     }
 
     /// The `detail` shown to the client (and to the IdP admin): never an application body,
-    /// never a script's internal message.
+    /// never a script's internal message, and never which mapping rule, endpoint or hook was
+    /// involved — that is for the integrator, in the log line (`Display`), where the request's
+    /// span adds the operation and resource type.
     pub fn detail(&self) -> String {
-        self.to_string()
+        match self {
+            Error::App(AppError::BadResponse(_)) => {
+                "the application's answer did not match the mapping".into()
+            }
+            Error::Internal(InternalError::Script { .. }) => "a mapping script failed".into(),
+            _ => self.to_string(),
+        }
     }
 
     // Short constructors for the client-side errors the protocol code raises most.
@@ -355,6 +363,32 @@ mod tests {
         }
         .into();
         assert!(!e.detail().contains("secret"));
+    }
+
+    #[test]
+    fn mapping_details_stay_in_the_log() {
+        let e: Error =
+            AppError::BadResponse("active: the application value at `status` …".into()).into();
+        assert_eq!(
+            e.detail(),
+            "the application's answer did not match the mapping"
+        );
+        assert!(
+            e.to_string()
+                .contains("active: the application value at `status`")
+        );
+        let e: Error = InternalError::Script {
+            hook: "to_app".into(),
+            message: "x.rhai:3:4: boom".into(),
+        }
+        .into();
+        assert_eq!(e.detail(), "a mapping script failed");
+        assert!(
+            e.to_string().contains("to_app"),
+            "the log line names the hook"
+        );
+        let e: Error = AppError::ServerError { status: 500 }.into();
+        assert_eq!(e.detail(), e.to_string());
     }
 
     #[test]

@@ -15,6 +15,11 @@
 //!    cache and store, [`app_client`]);
 //! 7. answers are rendered as SCIM, errors through one table in [`error`].
 //!
+//! ## Around the request path
+//! [`reload`] swaps in a new configuration (SIGHUP, `--watch`) while requests in flight finish on
+//! theirs; [`dryrun`] runs requests through the same state and stack against a fake application
+//! (`explain`, `test-mapping`, mapping test cases).
+//!
 //! ## Dependency rules
 //! [`scim`] and [`mapping`] are pure (no hyper, tokio or moka). [`app_client`] knows HTTP but not
 //! SCIM. Only [`provision`] (the handlers' engine) joins protocol, mapping, ids and client.
@@ -24,11 +29,13 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod dryrun;
 pub mod error;
 pub mod example_app;
 pub mod ids;
 pub mod mapping;
 pub mod provision;
+pub mod reload;
 pub mod routes;
 pub mod runtime;
 pub mod scim;

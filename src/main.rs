@@ -11,7 +11,29 @@ fn main() -> ExitCode {
         Command::Validate { config } => cli::validate(&config),
         Command::Token => cli::token(),
         Command::Healthcheck { url } => cli::healthcheck(&url),
-        Command::Serve { config } => runtime().block_on(cli::serve(&config, log_format)),
+        Command::Serve { config, watch } => {
+            runtime().block_on(cli::serve(&config, watch, log_format))
+        }
+        Command::Explain {
+            target,
+            request,
+            method,
+            path,
+            body,
+            app_answers,
+            json,
+        } => runtime().block_on(cli::explain(cli::ExplainArgs {
+            target,
+            request,
+            method,
+            path,
+            body,
+            app_answers,
+            json,
+        })),
+        Command::TestMapping { target, cases } => {
+            runtime().block_on(cli::test_mapping(&target, cases.as_deref()))
+        }
         Command::Demo { listen, token } => {
             // Runs before any thread exists, so changing the environment is sound here.
             scim_sidecar::demo::prepare_env();

@@ -23,6 +23,8 @@ pub struct ServiceState {
     pub users: Arc<Provisioner>,
     /// `None` when the mapping has no `[groups]`.
     pub groups: Option<Provisioner>,
+    /// Shared by every generation of a reloadable configuration (`/healthz`).
+    pub health: Arc<crate::reload::Health>,
 }
 
 /// Renders a JSON answer as `application/scim+json`.
@@ -99,7 +101,7 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
     // Liveness for container health checks: outside the SCIM base path, no token needed.
     if path == "/healthz" {
         record("health", "-");
-        return json_response(200, &serde_json::json!({"status": "ok"}));
+        return json_response(200, &state.health.to_json());
     }
     let base = state.settings.base_path.as_str();
     let Some(rest) = path

@@ -1,5 +1,6 @@
 //! Builds everything one configuration needs to serve — mapping, application client, id store,
-//! caches, discovery documents, token verifier — once, off the request path.
+//! caches, discovery documents, token verifier — once, off the request path; and serves it in the
+//! background (demo, tests), fixed or reloadable.
 
 use crate::app_client::{AppClient, ClientSettings};
 use crate::auth::TokenVerifier;
@@ -7,6 +8,7 @@ use crate::config::{Config, StoreSettings};
 use crate::ids::{FileStore, IdCache, IdStore, MemoryStore, Names};
 use crate::mapping::{self, Mapping};
 use crate::provision::{Provisioner, Shared};
+use crate::reload::{Health, Reloadable};
 use crate::routes::ServiceState;
 use crate::scim::ResourceKind;
 use crate::scim::discovery::{Advertised, Discovery, Features};
@@ -19,9 +21,34 @@ pub fn load_mapping(config: &Config) -> Result<Mapping, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Builds the service state from a config and an already-loaded mapping.
+/// Opens the id store the config names.
+pub fn open_store(settings: &StoreSettings) -> Result<Arc<dyn IdStore>, String> {
+    Ok(match settings {
+        StoreSettings::Memory => Arc::new(MemoryStore::new()),
+        StoreSettings::File(path) => Arc::new(
+            FileStore::open(path).map_err(|e| format!("store.path {}: {e}", path.display()))?,
+        ),
+    })
+}
+
+/// Builds the service state from a config and an already-loaded mapping, opening the store.
 pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState>, String> {
-    let mapping = Arc::new(mapping);
+    build_state_with(
+        config,
+        Arc::new(mapping),
+        open_store(&config.store)?,
+        Arc::new(Health::new()),
+    )
+}
+
+/// Builds the service state around an existing store and health record (what survives a
+/// reload, see [`crate::reload`]); caches and clients are new.
+pub fn build_state_with(
+    config: &Config,
+    mapping: Arc<Mapping>,
+    store: Arc<dyn IdStore>,
+    health: Arc<Health>,
+) -> Result<Arc<ServiceState>, String> {
     let app = &mapping.app;
     let client = AppClient::new(ClientSettings {
         base_url: app.base_url.clone(),
@@ -34,12 +61,6 @@ pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState
         connect_timeout: app.connect_timeout,
         retries: app.retries,
     })?;
-    let store: Arc<dyn IdStore> = match &config.store {
-        StoreSettings::Memory => Arc::new(MemoryStore::new()),
-        StoreSettings::File(path) => Arc::new(
-            FileStore::open(path).map_err(|e| format!("store.path {}: {e}", path.display()))?,
-        ),
-    };
     let shared = Shared {
         mapping: mapping.clone(),
         client,
@@ -69,6 +90,7 @@ pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState
         discovery,
         users,
         groups,
+        health,
     }))
 }
 
@@ -154,10 +176,34 @@ pub fn spawn(
     state: Arc<ServiceState>,
     also_stop_on: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<Running> {
-    let addr = listener.local_addr()?;
     let grace = state.settings.shutdown_grace;
+    spawn_services(
+        listener,
+        crate::stack::build(state).into(),
+        grace,
+        also_stop_on,
+    )
+}
+
+/// Serves a reloadable configuration in the background: each request runs on the generation
+/// current when it starts.
+pub fn spawn_reloadable(
+    listener: tokio::net::TcpListener,
+    reloadable: &Reloadable,
+    grace: std::time::Duration,
+    also_stop_on: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Running> {
+    spawn_services(listener, reloadable.services(), grace, also_stop_on)
+}
+
+fn spawn_services(
+    listener: tokio::net::TcpListener,
+    service: crate::server::Services,
+    grace: std::time::Duration,
+    also_stop_on: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let service = crate::stack::build(state);
     let task = tokio::spawn(async move {
         let shutdown = async move {
             tokio::select! {

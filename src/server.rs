@@ -1,23 +1,53 @@
 //! The accept loop: serves the stack on a listener with hyper-util (HTTP/1.1 and HTTP/2), and
 //! shuts down gracefully — stop accepting, let in-flight requests finish within the grace time.
+//! Each request takes its service when it arrives, so a reloaded configuration applies to the
+//! next request, even on a kept-alive connection.
 
 use crate::stack::HttpService;
+use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+/// Where each request's service comes from.
+#[derive(Clone)]
+pub enum Services {
+    /// One configuration for the server's lifetime.
+    Fixed(HttpService),
+    /// The current generation of a reloadable configuration ([`crate::reload`]), taken once per
+    /// request, so a request in flight finishes on the one it started with.
+    Current(Arc<ArcSwap<HttpService>>),
+}
+
+impl Services {
+    fn get(&self) -> HttpService {
+        match self {
+            Services::Fixed(s) => s.clone(),
+            Services::Current(current) => current.load().as_ref().clone(),
+        }
+    }
+}
+
+impl From<HttpService> for Services {
+    fn from(s: HttpService) -> Services {
+        Services::Fixed(s)
+    }
+}
+
 /// Serves until `shutdown` completes, then drains connections for at most `grace`.
 pub async fn run(
     listener: TcpListener,
-    service: HttpService,
+    service: impl Into<Services>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
+    let service = service.into();
     let builder = Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -39,7 +69,7 @@ pub async fn run(
                 // A hyper service over the tower stack; the stack already renders every error
                 // as SCIM, so the (never used) error arm only guards against a future layer.
                 let hyper_svc = hyper::service::service_fn(move |req| {
-                    let svc = svc.clone();
+                    let svc = svc.get();
                     async move {
                         Ok::<_, Infallible>(match svc.oneshot(req).await {
                             Ok(resp) => resp,

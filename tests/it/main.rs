@@ -9,6 +9,8 @@ mod entra_users;
 mod groups_entra;
 mod groups_mapping;
 mod groups_okta;
+mod mapping_cases;
 mod okta_users;
+mod reload;
 mod roles_as_groups;
 mod support;

@@ -230,6 +230,50 @@ impl Harness {
     }
 }
 
+/// Sends one request to an absolute URL with a fresh client (for servers not started by a
+/// [`Harness`]); the answer is read as [`Harness::send_url`] reads it.
+pub async fn fetch(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Answer {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let bytes = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(bytes))).unwrap())
+        .await
+        .expect("server answers");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON answer")
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A fresh, empty folder under the system temp folder.
+pub fn temp_dir(label: &str) -> std::path::PathBuf {
+    let unique = &scim_sidecar::cli::new_token()[..16];
+    let dir = std::env::temp_dir().join(format!("scim-it-{label}-{unique}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Percent-encodes a filter for a query string (spaces as `%20`, quotes, etc.).
 pub fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()

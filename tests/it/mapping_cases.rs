@@ -1,0 +1,388 @@
+//! Mapping test cases and dry runs: every shipped mapping's `cases/` pass; a broken case is
+//! reported with a diff (so the runner can fail); `explain` and `test-mapping` work as commands;
+//! a dry run never calls the real application and never shows its secret.
+
+use crate::support::{API_KEY, example_mapping_text, temp_dir};
+use scim_sidecar::dryrun::cases::{self, default_cases_dir};
+use scim_sidecar::dryrun::{CannedAnswer, ScimRequest, Target, explain};
+use scim_sidecar::example_app;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `mappings/*/mapping.toml` for every folder with a `cases/` folder.
+fn mappings_with_cases() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.join("cases").is_dir() {
+            let mapping = dir.join("mapping.toml");
+            assert!(
+                mapping.is_file(),
+                "{} has cases but no mapping.toml",
+                dir.display()
+            );
+            out.push(mapping);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn every_shipped_mapping_passes_its_cases() {
+    let mappings = mappings_with_cases();
+    assert!(
+        mappings
+            .iter()
+            .any(|m| m.ends_with("example-app/mapping.toml")),
+        "{mappings:?}"
+    );
+    for mapping in mappings {
+        let target = Target::from_mapping(&mapping, Vec::new())
+            .unwrap_or_else(|p| panic!("{}:\n{}", mapping.display(), p.join("\n")));
+        let report = cases::run_dir(&target, &default_cases_dir(&mapping))
+            .await
+            .unwrap();
+        assert_eq!(report.failed(), 0, "\n{}", report.render());
+        assert!(report.cases.len() >= 8, "{}", report.render());
+    }
+}
+
+/// A shipped case with its expectations changed, in a folder of its own.
+fn broken_cases_dir() -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("mappings/example-app/cases/deactivate-and-reactivate.json");
+    let mut case: Value = serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
+    let step = &mut case["steps"][0]["expect"];
+    step["status"] = json!(204);
+    step["body"]["userName"] = json!("ada@example.org");
+    step["calls"][1]["path"] = json!("/api/v1/users/1001/deactivate");
+    let dir = temp_dir("broken-case");
+    std::fs::write(dir.join("broken.json"), case.to_string()).unwrap();
+    // And one that is not even a case.
+    std::fs::write(
+        dir.join("typo.json"),
+        r#"{"steps": [{"request": {"method": "GET", "path": "/Users"}, "expect": {"stauts": 200}}]}"#,
+    )
+    .unwrap();
+    dir
+}
+
+fn example_mapping() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/example-app/mapping.toml")
+}
+
+#[tokio::test]
+async fn a_broken_case_is_reported_with_a_diff() {
+    let dir = broken_cases_dir();
+    let target = Target::from_mapping(&example_mapping(), Vec::new()).unwrap();
+    let report = cases::run_dir(&target, &dir).await.unwrap();
+    assert_eq!(
+        (report.passed(), report.failed()),
+        (0, 2),
+        "{}",
+        report.render()
+    );
+    let broken = &report.cases[0];
+    assert_eq!(broken.name, "broken");
+    assert_eq!(
+        broken.failures,
+        [
+            "step 1 (PATCH /Users/1001): status: expected 204, got 200",
+            r#"step 1 (PATCH /Users/1001): body.userName: expected "ada@example.org", got "ada@example.com""#,
+            "step 1 (PATCH /Users/1001): calls differ (expected 2, got 2; - expected only, + got only):\n  \
+             GET /api/v1/users/1001\n\
+             - POST /api/v1/users/1001/deactivate\n\
+             + POST /api/v1/users/1001/suspend  [canned answer 2 (POST /api/v1/users/1001/suspend)]",
+        ]
+    );
+    let typo = &report.cases[1];
+    assert_eq!(typo.failures.len(), 1);
+    assert!(
+        typo.failures[0].contains("unknown field `stauts`"),
+        "{:?}",
+        typo.failures
+    );
+    let text = report.render();
+    assert!(text.contains("FAIL  broken"), "{text}");
+    assert!(text.contains("0 passed, 2 failed"), "{text}");
+}
+
+#[tokio::test]
+async fn a_missing_or_empty_cases_folder_is_an_error() {
+    let target = Target::from_mapping(&example_mapping(), Vec::new()).unwrap();
+    let empty = temp_dir("no-cases");
+    let e = cases::run_dir(&target, &empty).await.unwrap_err();
+    assert!(e.contains("no *.json cases"), "{e}");
+    let e = cases::run_dir(&target, &empty.join("nope"))
+        .await
+        .unwrap_err();
+    assert!(e.contains("cannot read the cases folder"), "{e}");
+}
+
+/// A config in a temp folder: the example mapping with an inline secret, pointed at `app_url`.
+fn config_for(app_url: &str) -> PathBuf {
+    let dir = temp_dir("explain");
+    std::fs::write(dir.join("mapping.toml"), example_mapping_text()).unwrap();
+    std::fs::write(
+        dir.join("example-app.rhai"),
+        scim_sidecar::demo::MAPPING_SCRIPT,
+    )
+    .unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\ntokens = [{{ env = \"SCIM_IT_TOKEN_THAT_IS_NOT_SET\" }}]\n\
+             [mapping]\nfile = \"mapping.toml\"\n[app]\nbase_url = \"{app_url}/legacy\"\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[tokio::test]
+async fn a_dry_run_never_calls_the_real_application_nor_shows_its_secret() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let real = example_app::start(listener, API_KEY.to_string()).await;
+    let target = Target::from_config(&config_for(&real.base_url()), Vec::new())
+        .unwrap_or_else(|p| panic!("{}", p.join("\n")));
+    assert!(!target.mapping.placeholder_secret);
+    let run = target.start().await.unwrap();
+    let input = explain::Input {
+        steps: vec![
+            (
+                ScimRequest {
+                    method: "post".into(),
+                    path: "/Users".into(),
+                    headers: Default::default(),
+                    body: Some(
+                        json!({"userName": "ada@example.com", "name": {"givenName": "Ada"}}),
+                    ),
+                    body_raw: None,
+                },
+                vec![],
+            ),
+            (
+                ScimRequest {
+                    method: "GET".into(),
+                    path: "/Users/7".into(),
+                    headers: Default::default(),
+                    body: None,
+                    body_raw: None,
+                },
+                vec![CannedAnswer {
+                    method: Some("GET".into()),
+                    path: Some("/api/v1/users/7".into()),
+                    body: Some(
+                        json!({"user": {"id": 7, "email": "x@example.com", "status": "active"}}),
+                    ),
+                    ..CannedAnswer::default()
+                }],
+            ),
+        ],
+    };
+    let outcomes = explain::run(&run, &input).await.unwrap();
+    assert!(
+        real.requests().is_empty(),
+        "the real application was called"
+    );
+
+    // Step 1: the default create answer echoes the record with id 1.
+    let create = &outcomes[0];
+    assert_eq!(create.answer.status, 201);
+    assert_eq!(create.calls.len(), 1);
+    assert_eq!(create.calls[0].line(), "POST /api/v1/users");
+    assert_eq!(create.calls[0].header("x-api-key"), Some("***"));
+    assert_eq!(create.answer.body.as_ref().unwrap()["id"], "1");
+    // Step 2: the canned answer.
+    assert_eq!(outcomes[1].answer.status, 200);
+    assert_eq!(
+        outcomes[1].answer.body.as_ref().unwrap()["userName"],
+        "x@example.com"
+    );
+
+    let text = explain::render_text(&run, &outcomes);
+    let json = explain::render_json(&run, &outcomes).to_string();
+    for out in [&text, &json] {
+        assert!(!out.contains(API_KEY), "secret shown:\n{out}");
+        // The real URL (with the base URL's path prefix), not the fake application's.
+        assert!(
+            out.contains(&format!("{}/legacy/api/v1/users", real.base_url())),
+            "{out}"
+        );
+    }
+    assert!(text.contains("x-api-key: ***"), "{text}");
+    assert!(text.contains("SCIM answer: 201 Created"), "{text}");
+    real.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_cannot_run() {
+    let target = Target::from_mapping(&example_mapping(), Vec::new()).unwrap();
+    let run = target.start().await.unwrap();
+    let bad = |method: &str, body_raw: Option<&str>, body: Option<Value>| ScimRequest {
+        method: method.into(),
+        path: "/Users".into(),
+        headers: Default::default(),
+        body,
+        body_raw: body_raw.map(str::to_string),
+    };
+    let e = run
+        .step(&bad("NOT A METHOD", None, None), vec![])
+        .await
+        .unwrap_err();
+    assert!(e.contains("not an HTTP method"), "{e}");
+    let e = run
+        .step(&bad("POST", Some("{"), Some(json!({}))), vec![])
+        .await
+        .unwrap_err();
+    assert!(e.contains("not both"), "{e}");
+    let bad_answer = CannedAnswer {
+        status: 42,
+        ..CannedAnswer::default()
+    };
+    let e = run
+        .step(&bad("GET", None, None), vec![bad_answer])
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("app answer 1:"), "{e}");
+    // Invalid JSON is the sidecar's to answer: a SCIM 400, no application call.
+    let o = run
+        .step(&bad("POST", Some("{"), None), vec![])
+        .await
+        .unwrap();
+    assert_eq!(o.answer.status, 400);
+    assert!(o.calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_mapping_with_problems_is_reported_as_validate_reports_it() {
+    let dir = temp_dir("bad-mapping");
+    let text = example_mapping_text().replace(
+        "path = \"/api/v1/users/{id}\"",
+        "path = \"/api/v1/users/{user_id}\"",
+    );
+    std::fs::write(dir.join("mapping.toml"), text).unwrap();
+    std::fs::write(
+        dir.join("example-app.rhai"),
+        scim_sidecar::demo::MAPPING_SCRIPT,
+    )
+    .unwrap();
+    let problems = Target::from_mapping(&dir.join("mapping.toml"), Vec::new())
+        .err()
+        .expect("refused");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("users.get.path: unknown variable {user_id}")),
+        "{problems:?}"
+    );
+}
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
+}
+
+#[test]
+fn the_commands_exit_with_the_outcome() {
+    let ok = binary()
+        .args(["test-mapping", "--mapping"])
+        .arg(example_mapping())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(stdout.contains(" failed ("), "{stdout}");
+
+    let failing = binary()
+        .args(["test-mapping", "--mapping"])
+        .arg(example_mapping())
+        .arg("--cases")
+        .arg(broken_cases_dir())
+        .output()
+        .unwrap();
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&failing.stdout).contains("- POST /api/v1/users/1001/deactivate")
+    );
+
+    let explained = binary()
+        .args(["explain", "--json", "--mapping"])
+        .arg(example_mapping())
+        .args(["--method", "DELETE", "--path", "/Users/5"])
+        .output()
+        .unwrap();
+    assert!(
+        explained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&explained.stderr)
+    );
+    let out: Value = serde_json::from_slice(&explained.stdout).unwrap();
+    assert_eq!(out["steps"][0]["calls"][0]["path"], "/api/v1/users/5");
+    assert_eq!(out["steps"][0]["answer"]["status"], 204);
+
+    let refused = binary()
+        .args(["explain", "--mapping"])
+        .arg(example_mapping())
+        .args(["--path", "/Users", "--body", "{not json"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--body is not valid JSON"));
+}
+
+#[tokio::test]
+async fn mapping_errors_name_the_rule_in_the_log_and_not_in_the_detail() {
+    let target = Target::from_mapping(&example_mapping(), Vec::new()).unwrap();
+    let run = target.start().await.unwrap();
+    let request = ScimRequest {
+        method: "GET".into(),
+        path: "/Users/1".into(),
+        headers: Default::default(),
+        body: None,
+        body_raw: None,
+    };
+    let archived = CannedAnswer {
+        path: Some("/api/v1/users/1".into()),
+        body: Some(json!({"user": {"id": 1, "email": "a@example.com", "status": "archived"}})),
+        ..CannedAnswer::default()
+    };
+    let o = run.step(&request, vec![archived]).await.unwrap();
+    assert_eq!(o.answer.status, 502);
+    let detail = o.answer.body.as_ref().unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !detail.contains("status") && !detail.contains("active"),
+        "{detail}"
+    );
+    assert_eq!(o.log.len(), 1, "{:?}", o.log);
+    let line = &o.log[0];
+    for part in [
+        "active: the application value at `status` has no entry in `map`",
+        "operation=\"get\"",
+        "resource=\"User\"",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    let text = explain::render_text(&run, &[o]);
+    assert!(text.contains("Sidecar log:"), "{text}");
+
+    // A clean request logs nothing at warning level.
+    let ok = CannedAnswer {
+        path: Some("/api/v1/users/1".into()),
+        body: Some(json!({"user": {"id": 1, "email": "a@example.com", "status": "active"}})),
+        ..CannedAnswer::default()
+    };
+    let o = run.step(&request, vec![ok]).await.unwrap();
+    assert_eq!(o.answer.status, 200);
+    assert!(o.log.is_empty(), "{:?}", o.log);
+}

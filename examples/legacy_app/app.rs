@@ -36,8 +36,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
@@ -138,6 +139,9 @@ impl std::fmt::Debug for LegacyApp {
 /// What the request handlers share.
 struct Shared {
     api_key: String,
+    /// Whether requests are recorded (tests); off for a long-running app (benchmarks), where the
+    /// log would only grow.
+    recording: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -151,6 +155,9 @@ struct Control {
 #[derive(Default)]
 struct State {
     users: BTreeMap<u64, User>,
+    /// Lowercased e-mail → ids (ascending), so that duplicate checks and the e-mail search stay
+    /// O(1) with many users. Seeding does not check duplicates, hence several ids per address.
+    emails: HashMap<String, Vec<u64>>,
     next_id: u64,
     seeded: u64,
     requests: Vec<RecordedRequest>,
@@ -172,10 +179,31 @@ impl State {
     }
 
     fn email_taken(&self, email: &str, except: Option<u64>) -> bool {
-        let email = email.to_lowercase();
-        self.users
-            .values()
-            .any(|u| Some(u.id) != except && u.email.to_lowercase() == email)
+        self.with_email(email).iter().any(|id| Some(*id) != except)
+    }
+
+    /// Ids of the users with this e-mail (ignoring case), ascending.
+    fn with_email(&self, email: &str) -> &[u64] {
+        self.emails
+            .get(&email.to_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn index_email(&mut self, email: &str, id: u64) {
+        let ids = self.emails.entry(email.to_lowercase()).or_default();
+        if let Err(at) = ids.binary_search(&id) {
+            ids.insert(at, id);
+        }
+    }
+
+    fn unindex_email(&mut self, email: &str, id: u64) {
+        let key = email.to_lowercase();
+        if let Some(ids) = self.emails.get_mut(&key) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.emails.remove(&key);
+            }
+        }
     }
 
     fn insert(&mut self, input: UserInput) -> &User {
@@ -196,6 +224,7 @@ impl State {
             created_at: now.clone(),
             updated_at: now,
         };
+        self.index_email(&user.email, id);
         self.users.entry(id).or_insert(user)
     }
 }
@@ -273,6 +302,7 @@ pub async fn start(listener: TcpListener, api_key: String) -> LegacyApp {
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let shared = Arc::new(Shared {
         api_key,
+        recording: AtomicBool::new(true),
         state: Mutex::new(State {
             next_id: FIRST_ID,
             ..State::default()
@@ -345,6 +375,12 @@ impl LegacyApp {
     /// Every request received since the start (or the last [`LegacyApp::clear_requests`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Turns request recording on (the default) or off. A long-running app (the example binary,
+    /// benchmarks) turns it off: nobody reads the log there, and it would grow without bound.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Relaxed);
     }
 
     pub fn clear_requests(&self) {
@@ -432,25 +468,28 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
         .collect()
         .await
         .map(|c| c.to_bytes());
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: bytes.as_ref().ok().and_then(|b| recorded_body(b)),
-    };
+    let recorded = shared
+        .recording
+        .load(Ordering::Relaxed)
+        .then(|| RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: bytes.as_ref().ok().and_then(|b| recorded_body(b)),
+        });
     let fault = {
         let mut state = shared.lock();
-        state.requests.push(recorded);
+        state.requests.extend(recorded);
         state.next_fault()
     };
     match fault {
@@ -571,11 +610,14 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
         .filter(|e| !e.is_empty())
         .map(|e| e.to_lowercase());
     let state = shared.lock();
-    let matching: Vec<&User> = state
-        .users
-        .values()
-        .filter(|u| email.as_ref().is_none_or(|e| u.email.to_lowercase() == *e))
-        .collect();
+    let matching: Vec<&User> = match &email {
+        Some(e) => state
+            .with_email(e)
+            .iter()
+            .filter_map(|id| state.users.get(id))
+            .collect(),
+        None => state.users.values().collect(),
+    };
     let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
     let data: Vec<Value> = matching
         .iter()
@@ -624,18 +666,24 @@ fn update(shared: &Shared, id: u64, body: &[u8]) -> Resp {
     if state.email_taken(&input.email, Some(id)) {
         return taken();
     }
-    match state.users.get_mut(&id) {
-        Some(user) => {
-            user.replace(input);
-            json_response(StatusCode::OK, &json!({ "user": user.to_json() }))
-        }
-        None => not_found(),
-    }
+    let Some(user) = state.users.get_mut(&id) else {
+        return not_found();
+    };
+    let old = std::mem::take(&mut user.email);
+    user.replace(input);
+    let (email, answer) = (user.email.clone(), json!({ "user": user.to_json() }));
+    state.unindex_email(&old, id);
+    state.index_email(&email, id);
+    json_response(StatusCode::OK, &answer)
 }
 
 fn destroy(shared: &Shared, id: u64) -> Resp {
-    match shared.lock().users.remove(&id) {
-        Some(_) => respond(StatusCode::NO_CONTENT, Bytes::new()),
+    let mut state = shared.lock();
+    match state.users.remove(&id) {
+        Some(user) => {
+            state.unindex_email(&user.email, id);
+            respond(StatusCode::NO_CONTENT, Bytes::new())
+        }
         None => not_found(),
     }
 }
@@ -1260,6 +1308,68 @@ mod tests {
         let del = call(&app, "DELETE", "/api/v1/users", Some(KEY), None).await;
         assert_eq!(del.status, 405);
         assert!(app.users().is_empty());
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn email_index_follows_renames_and_deletes() {
+        let app = app().await;
+        let created = create_user(&app, json!({"email": "ada@example.com"})).await;
+        let id = created.json()["user"]["id"].as_u64().unwrap();
+        let path = format!("/api/v1/users/{id}");
+        let total = |body: Value| body["meta"]["total"].clone();
+        let renamed = send(
+            &app,
+            "PUT",
+            &path,
+            json!({"user": {"email": "Augusta@example.com"}}),
+        );
+        assert_eq!(renamed.await.status, 200);
+        let old = get(&app, "/api/v1/users?email=ada%40example.com").await;
+        assert_eq!(total(old.json()), 0);
+        let new = get(&app, "/api/v1/users?email=augusta%40example.com").await;
+        assert_eq!(total(new.json()), 1);
+        // The old address is free again, the new one taken; keeping one's own is no conflict.
+        let ada = create_user(&app, json!({"email": "ADA@example.com"})).await;
+        assert_eq!(ada.status, 201);
+        let taken = create_user(&app, json!({"email": "augusta@EXAMPLE.com"})).await;
+        assert_eq!(taken.status, 422);
+        let same = send(
+            &app,
+            "PUT",
+            &path,
+            json!({"user": {"email": "augusta@example.com"}}),
+        );
+        assert_eq!(same.await.status, 200);
+        assert_eq!(
+            call(&app, "DELETE", &path, Some(KEY), None).await.status,
+            204
+        );
+        let gone = get(&app, "/api/v1/users?email=augusta%40example.com").await;
+        assert_eq!(total(gone.json()), 0);
+        let again = create_user(&app, json!({"email": "augusta@example.com"})).await;
+        assert_eq!(again.status, 201);
+        // Seeding does not check duplicates: the search finds both, in id order.
+        let first = create_user(&app, json!({"email": "user1@example.com"})).await;
+        assert_eq!(first.status, 201);
+        let seeded = app.seed(1)[0];
+        let both = get(&app, "/api/v1/users?email=USER1%40example.com")
+            .await
+            .json();
+        assert_eq!(total(both.clone()), 2);
+        assert_eq!(both["data"][1]["id"], seeded);
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn recording_can_be_turned_off() {
+        let app = app().await;
+        app.set_recording(false);
+        get(&app, "/api/v1/users").await;
+        assert!(app.requests().is_empty());
+        app.set_recording(true);
+        get(&app, "/api/v1/users").await;
+        assert_eq!(app.requests().len(), 1);
         app.shutdown().await;
     }
 

@@ -941,7 +941,10 @@ def machine() -> dict:
 def run(s: Settings) -> None:
     tools = ensure_tools()
     s.bins.update(tools)
+    override = s.bins.pop("sidecar_override", None)
     s.bins.update(build(s.bins.pop("no_build", False)))
+    if override:
+        s.bins["sidecar"] = override
     s.out.mkdir(parents=True, exist_ok=True)
     info = machine()
     print(f"machine: {info}", flush=True)
@@ -1098,6 +1101,7 @@ def parse_args(argv) -> tuple[Settings, bool]:
     p.add_argument("--load-cpus", default=None, help="default: 1 (0 on a one-core machine)")
     p.add_argument("--out", default=str(ROOT / "target/bench"))
     p.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    p.add_argument("--sidecar-bin", help="another scim-sidecar binary (before/after comparisons)")
     p.add_argument("--self-test", action="store_true", help="test the parsing helpers, exit")
     a = p.parse_args(argv)
     full = a.full
@@ -1118,6 +1122,7 @@ def parse_args(argv) -> tuple[Settings, bool]:
         out=Path(a.out),
     )
     s.bins["no_build"] = a.no_build
+    s.bins["sidecar_override"] = a.sidecar_bin
     for o in s.ops:
         if o not in OPS:
             p.error(f"unknown op {o}")

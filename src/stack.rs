@@ -26,7 +26,9 @@ use std::time::Instant;
 use tower::layer::layer_fn;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tracing::Instrument;
 
@@ -61,12 +63,12 @@ where
 
     let stack = ServiceBuilder::new()
         // Outermost so that every later layer, every log line and the answer share one id.
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(FastRequestUuid))
         // Right after it: the client sees the id it can quote when reporting a problem.
         .layer(PropagateRequestIdLayer::x_request_id())
         // Before tracing, so no span or debug dump can ever show the bearer token.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-        // The request span wraps everything below, so its status and latency are the final ones.
+        // The request span wraps everything below, so the status and latency it logs are final.
         .layer(layer_fn(|inner| Trace { inner }))
         // Below the span (so the logged status is the rewritten one) and above every layer that
         // can answer on its own: no non-SCIM error body can leave the service.
@@ -91,6 +93,23 @@ where
     BoxCloneSyncService::new(stack)
 }
 
+/// Request ids as random UUIDv4 text, like tower-http's `MakeRequestUuid`, but from the thread's
+/// random generator: `MakeRequestUuid` makes a `getrandom` system call for every request.
+#[derive(Clone, Copy)]
+struct FastRequestUuid;
+
+impl MakeRequestId for FastRequestUuid {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 16];
+        rand::fill(&mut bytes);
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// Converts errors raised by tower layers into SCIM error answers.
 fn layer_error_to_response(
     result: Result<Response<Full<Bytes>>, BoxError>,
@@ -108,7 +127,8 @@ fn layer_error_to_response(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Trace span: one per request with method, request id, operation, resource type, status, latency.
+// Trace span: one per request with method, request id, operation and resource type; its closing
+// event (the access log line) adds status and latency.
 
 #[derive(Clone)]
 struct Trace<S> {
@@ -144,8 +164,6 @@ where
             method = %req.method(),
             operation = tracing::field::Empty,
             resource = tracing::field::Empty,
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
         let fut = self.inner.call(req);
@@ -154,9 +172,8 @@ where
             async move {
                 let resp = fut.await?;
                 let latency = started.elapsed().as_secs_f64() * 1000.0;
-                let span = tracing::Span::current();
-                span.record("status", resp.status().as_u16());
-                span.record("latency_ms", latency);
+                // Only in the event, not also recorded into the span: with JSON logs every span
+                // update re-parses and re-serialises the span's fields.
                 tracing::info!(
                     status = resp.status().as_u16(),
                     latency_ms = latency,
@@ -312,5 +329,33 @@ where
             };
             inner.call(Request::from_parts(parts, bytes)).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_uuid_v4() {
+        let req = Request::new(());
+        let mut make = FastRequestUuid;
+        let ids: Vec<String> = (0..100)
+            .map(|_| {
+                let id = make.make_request_id(&req).expect("an id");
+                id.header_value().to_str().expect("ASCII").to_string()
+            })
+            .collect();
+        for id in &ids {
+            let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(
+                id,
+                &parsed.hyphenated().to_string(),
+                "lower-case, hyphenated"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }

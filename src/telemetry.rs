@@ -20,6 +20,8 @@ pub fn init(format: LogFormat, level: &str) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            // The current span already carries the request's fields; the list would repeat them.
+            .with_span_list(false)
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };

@@ -55,8 +55,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
@@ -159,6 +160,9 @@ impl std::fmt::Debug for LegacyApp {
 /// What the request handlers share.
 struct Shared {
     api_key: String,
+    /// Whether requests are recorded (tests); off for a long-running app (benchmarks), where the
+    /// log would only grow.
+    recording: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -176,6 +180,9 @@ struct State {
     /// (team id, user id) pairs.
     memberships: BTreeSet<(u64, u64)>,
     next_team_id: u64,
+    /// Lowercased e-mail → ids (ascending), so that duplicate checks and the e-mail search stay
+    /// O(1) with many users. Seeding does not check duplicates, hence several ids per address.
+    emails: HashMap<String, Vec<u64>>,
     next_id: u64,
     seeded: u64,
     requests: Vec<RecordedRequest>,
@@ -234,10 +241,31 @@ impl State {
     }
 
     fn email_taken(&self, email: &str, except: Option<u64>) -> bool {
-        let email = email.to_lowercase();
-        self.users
-            .values()
-            .any(|u| Some(u.id) != except && u.email.to_lowercase() == email)
+        self.with_email(email).iter().any(|id| Some(*id) != except)
+    }
+
+    /// Ids of the users with this e-mail (ignoring case), ascending.
+    fn with_email(&self, email: &str) -> &[u64] {
+        self.emails
+            .get(&email.to_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn index_email(&mut self, email: &str, id: u64) {
+        let ids = self.emails.entry(email.to_lowercase()).or_default();
+        if let Err(at) = ids.binary_search(&id) {
+            ids.insert(at, id);
+        }
+    }
+
+    fn unindex_email(&mut self, email: &str, id: u64) {
+        let key = email.to_lowercase();
+        if let Some(ids) = self.emails.get_mut(&key) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.emails.remove(&key);
+            }
+        }
     }
 
     fn insert(&mut self, input: UserInput) -> &User {
@@ -258,6 +286,7 @@ impl State {
             created_at: now.clone(),
             updated_at: now,
         };
+        self.index_email(&user.email, id);
         self.users.entry(id).or_insert(user)
     }
 }
@@ -344,6 +373,7 @@ pub async fn start(listener: TcpListener, api_key: String) -> LegacyApp {
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let shared = Arc::new(Shared {
         api_key,
+        recording: AtomicBool::new(true),
         state: Mutex::new(State {
             next_id: FIRST_ID,
             ..State::default()
@@ -456,6 +486,12 @@ impl LegacyApp {
         self.shared.lock().requests.clone()
     }
 
+    /// Turns request recording on (the default) or off. A long-running app (the example binary,
+    /// benchmarks) turns it off: nobody reads the log there, and it would grow without bound.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Relaxed);
+    }
+
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
     }
@@ -541,25 +577,28 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
         .collect()
         .await
         .map(|c| c.to_bytes());
-    let recorded = RecordedRequest {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: bytes.as_ref().ok().and_then(|b| recorded_body(b)),
-    };
+    let recorded = shared
+        .recording
+        .load(Ordering::Relaxed)
+        .then(|| RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: bytes.as_ref().ok().and_then(|b| recorded_body(b)),
+        });
     let fault = {
         let mut state = shared.lock();
-        state.requests.push(recorded);
+        state.requests.extend(recorded);
         state.next_fault()
     };
     match fault {
@@ -688,10 +727,16 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
     let team = query_param(query, "team_id").filter(|t| !t.is_empty());
     let role = query_param(query, "role").filter(|r| !r.is_empty());
     let state = shared.lock();
-    let matching: Vec<&User> = state
-        .users
-        .values()
-        .filter(|u| email.as_ref().is_none_or(|e| u.email.to_lowercase() == *e))
+    let matching: Vec<&User> = match &email {
+        Some(e) => state
+            .with_email(e)
+            .iter()
+            .filter_map(|id| state.users.get(id))
+            .collect(),
+        None => state.users.values().collect(),
+    };
+    let matching: Vec<&User> = matching
+        .into_iter()
         .filter(|u| {
             team.as_ref()
                 .is_none_or(|t| parse_id(t).is_some_and(|t| state.memberships.contains(&(t, u.id))))
@@ -755,8 +800,11 @@ fn update(shared: &Shared, id: u64, body: &[u8]) -> Resp {
     let Some(user) = state.users.get_mut(&id) else {
         return not_found();
     };
+    let old = std::mem::take(&mut user.email);
     user.replace(input);
     let user = user.clone();
+    state.unindex_email(&old, id);
+    state.index_email(&user.email, id);
     if let Some(teams) = teams {
         state.memberships.retain(|(_, u)| *u != id);
         for t in teams {
@@ -769,7 +817,8 @@ fn update(shared: &Shared, id: u64, body: &[u8]) -> Resp {
 fn destroy(shared: &Shared, id: u64) -> Resp {
     let mut state = shared.lock();
     match state.users.remove(&id) {
-        Some(_) => {
+        Some(user) => {
+            state.unindex_email(&user.email, id);
             state.memberships.retain(|(_, u)| *u != id);
             respond(StatusCode::NO_CONTENT, Bytes::new())
         }
@@ -1764,6 +1813,68 @@ mod tests {
         let del = call(&app, "DELETE", "/api/v1/users", Some(KEY), None).await;
         assert_eq!(del.status, 405);
         assert!(app.users().is_empty());
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn email_index_follows_renames_and_deletes() {
+        let app = app().await;
+        let created = create_user(&app, json!({"email": "ada@example.com"})).await;
+        let id = created.json()["user"]["id"].as_u64().unwrap();
+        let path = format!("/api/v1/users/{id}");
+        let total = |body: Value| body["meta"]["total"].clone();
+        let renamed = send(
+            &app,
+            "PUT",
+            &path,
+            json!({"user": {"email": "Augusta@example.com"}}),
+        );
+        assert_eq!(renamed.await.status, 200);
+        let old = get(&app, "/api/v1/users?email=ada%40example.com").await;
+        assert_eq!(total(old.json()), 0);
+        let new = get(&app, "/api/v1/users?email=augusta%40example.com").await;
+        assert_eq!(total(new.json()), 1);
+        // The old address is free again, the new one taken; keeping one's own is no conflict.
+        let ada = create_user(&app, json!({"email": "ADA@example.com"})).await;
+        assert_eq!(ada.status, 201);
+        let taken = create_user(&app, json!({"email": "augusta@EXAMPLE.com"})).await;
+        assert_eq!(taken.status, 422);
+        let same = send(
+            &app,
+            "PUT",
+            &path,
+            json!({"user": {"email": "augusta@example.com"}}),
+        );
+        assert_eq!(same.await.status, 200);
+        assert_eq!(
+            call(&app, "DELETE", &path, Some(KEY), None).await.status,
+            204
+        );
+        let gone = get(&app, "/api/v1/users?email=augusta%40example.com").await;
+        assert_eq!(total(gone.json()), 0);
+        let again = create_user(&app, json!({"email": "augusta@example.com"})).await;
+        assert_eq!(again.status, 201);
+        // Seeding does not check duplicates: the search finds both, in id order.
+        let first = create_user(&app, json!({"email": "user1@example.com"})).await;
+        assert_eq!(first.status, 201);
+        let seeded = app.seed(1)[0];
+        let both = get(&app, "/api/v1/users?email=USER1%40example.com")
+            .await
+            .json();
+        assert_eq!(total(both.clone()), 2);
+        assert_eq!(both["data"][1]["id"], seeded);
+        app.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn recording_can_be_turned_off() {
+        let app = app().await;
+        app.set_recording(false);
+        get(&app, "/api/v1/users").await;
+        assert!(app.requests().is_empty());
+        app.set_recording(true);
+        get(&app, "/api/v1/users").await;
+        assert_eq!(app.requests().len(), 1);
         app.shutdown().await;
     }
 

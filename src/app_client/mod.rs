@@ -177,7 +177,10 @@ impl AppClient {
     /// Errors only for transport failures: `Timeout`, `Unreachable` (and `BadResponse` for an
     /// answer over the 16 MiB cap).
     pub async fn send(&self, call: AppCall) -> Result<AppReply, AppError> {
-        let span = tracing::info_span!(
+        // Debug level: at the default `info` the span is never built, and its field updates cost
+        // nothing (with JSON logs, each update re-serialises the span's fields). The request's
+        // own log line already carries its status and latency.
+        let span = tracing::debug_span!(
             "app_call",
             label = call.label,
             method = %call.method,

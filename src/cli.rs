@@ -155,8 +155,12 @@ pub fn validate(config_path: &Path) -> ExitCode {
     };
     match crate::runtime::load_mapping(&config) {
         Ok(m) => {
+            let groups = match &m.groups {
+                Some(g) => format!("{} for Groups", g.rules.rules.len()),
+                None => "no Groups".into(),
+            };
             println!(
-                "ok: {} is valid ({} attribute rules for Users, application at {})",
+                "ok: {} is valid ({} attribute rules for Users, {groups}, application at {})",
                 config_path.display(),
                 m.users.rules.rules.len(),
                 m.app.base_url

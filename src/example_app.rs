@@ -29,7 +29,13 @@ mod tests {
         let auth = file.app.auth.as_ref().unwrap();
         assert_eq!(auth.header, "X-Api-Key");
         assert_eq!(auth.secret.env.as_deref(), Some("LEGACY_APP_API_KEY"));
-        assert!(file.groups.is_none());
+        let groups = file.groups.as_ref().unwrap();
+        let members = groups.members.as_ref().unwrap();
+        assert_eq!(
+            members.model,
+            crate::mapping::model::MembersModel::Endpoints
+        );
+        assert_eq!(members.item_id.as_deref(), Some("user_id"));
 
         let users = &file.users;
         assert_eq!(users.ids, IdMode::App);

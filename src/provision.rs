@@ -7,16 +7,19 @@
 //!   answers;
 //! - [`convert`]: application record → SCIM resource (rules, hook, ids, kept attributes, meta);
 //! - [`list`]: list and filter planning (id lookups, cache, pushdown, bounded scans, paging);
-//! - [`write`]: create, replace, patch and delete, with deactivation semantics.
+//! - [`write`]: create, replace, patch and delete, with deactivation semantics;
+//! - [`members`]: group membership in the mapping's model (record array, per-member endpoints,
+//!   or an attribute of the user record), member validation and id translation.
 
 mod app_calls;
 mod convert;
 mod list;
+mod members;
 mod write;
 
 use crate::app_client::AppClient;
 use crate::error::{Error, Result};
-use crate::ids::{IdCache, IdStore};
+use crate::ids::{IdCache, IdStore, Names};
 use crate::mapping::{Mapping, ResourceMapping};
 use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
@@ -25,7 +28,18 @@ use crate::scim::{ResourceKind, resource};
 use serde_json::Value;
 use std::sync::Arc;
 
-/// Serves one resource type. Cheap to share (`Arc` inside).
+/// What the provisioners of one configuration share.
+#[derive(Clone)]
+pub struct Shared {
+    pub mapping: Arc<Mapping>,
+    pub client: AppClient,
+    pub store: Arc<dyn IdStore>,
+    pub names: Names,
+    /// The public SCIM base URL, for `meta.location` and `$ref`.
+    pub public_url: String,
+}
+
+/// Serves one resource type.
 pub struct Provisioner {
     kind: ResourceKind,
     schema: &'static ResourceSchema,
@@ -33,42 +47,55 @@ pub struct Provisioner {
     client: AppClient,
     store: Arc<dyn IdStore>,
     cache: IdCache,
+    names: Names,
     /// `https://host/scim/v2/Users`, for `meta.location`.
     location_base: String,
+    public_url: String,
     /// Serialises minting so two concurrent reads of a new record cannot mint two ids for it.
     mint_lock: tokio::sync::Mutex<()>,
+    /// For groups: the users' provisioner (members are users: validation, ids, user records).
+    users: Option<Arc<Provisioner>>,
 }
 
 impl Provisioner {
+    /// `None` when the mapping does not serve `kind`. Groups need `users` (their members).
     pub fn new(
         kind: ResourceKind,
-        mapping: Arc<Mapping>,
-        client: AppClient,
-        store: Arc<dyn IdStore>,
+        shared: &Shared,
         cache: IdCache,
-        public_url: &str,
-    ) -> Provisioner {
-        Provisioner {
+        users: Option<Arc<Provisioner>>,
+    ) -> Option<Provisioner> {
+        shared.mapping.resource(kind)?;
+        if kind == ResourceKind::Group && users.is_none() {
+            return None;
+        }
+        Some(Provisioner {
             kind,
             schema: ResourceSchema::for_kind(kind),
-            mapping,
-            client,
-            store,
+            mapping: shared.mapping.clone(),
+            client: shared.client.clone(),
+            store: shared.store.clone(),
             cache,
-            location_base: format!("{public_url}/{}", kind.endpoint()),
+            names: shared.names.clone(),
+            location_base: format!("{}/{}", shared.public_url, kind.endpoint()),
+            public_url: shared.public_url.clone(),
             mint_lock: tokio::sync::Mutex::new(()),
-        }
+            users,
+        })
     }
 
     fn map(&self) -> &ResourceMapping {
-        match self.kind {
-            ResourceKind::User | ResourceKind::Group => &self.mapping.users,
-        }
+        // `new` refuses a kind the mapping does not serve; users always exist.
+        self.mapping
+            .resource(self.kind)
+            .unwrap_or(&self.mapping.users)
     }
 
     /// `GET /Users/{id}`.
     pub async fn get(&self, id: &str, query: &ListQuery) -> Result<Value> {
-        let resource = self.read(id, "get").await?;
+        let resource = self
+            .read_with(id, "get", members::wanted(self, query))
+            .await?;
         Ok(self.project(resource, query))
     }
 
@@ -91,10 +118,19 @@ impl Provisioner {
         Ok(self.project(updated, query))
     }
 
-    /// `PATCH /Users/{id}`.
-    pub async fn patch(&self, id: &str, patch: &PatchRequest, query: &ListQuery) -> Result<Value> {
+    /// `PATCH /Users/{id}`. `Ok(None)`: applied, answer 204 (groups, when the client did not
+    /// ask for attributes: their members would cost a listing for an answer nobody reads).
+    pub async fn patch(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+        query: &ListQuery,
+    ) -> Result<Option<Value>> {
         let updated = write::patch(self, id, patch).await?;
-        Ok(self.project(updated, query))
+        if self.kind == ResourceKind::Group && query.attributes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.project(updated, query)))
     }
 
     /// `DELETE /Users/{id}`.
@@ -102,8 +138,14 @@ impl Provisioner {
         write::delete(self, id).await
     }
 
-    /// Reads one resource by SCIM id, parked (deactivated-by-deletion) ones included.
-    async fn read(&self, id: &str, operation: &'static str) -> Result<Value> {
+    /// Reads one resource by SCIM id, parked (deactivated-by-deletion) ones included, with a
+    /// group's members when `with_members`.
+    async fn read_with(
+        &self,
+        id: &str,
+        operation: &'static str,
+        with_members: bool,
+    ) -> Result<Value> {
         match self.resolve(id).await? {
             Target::Parked(entry) => entry
                 .parked
@@ -112,7 +154,7 @@ impl Provisioner {
                 let record = app_calls::fetch(self, &app_id)
                     .await?
                     .ok_or_else(|| self.not_found(id))?;
-                convert::to_scim(self, record, operation).await
+                convert::to_scim_with(self, record, operation, with_members).await
             }
         }
     }

@@ -13,15 +13,18 @@ use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE}
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Everything a request needs, built once per loaded configuration.
 pub struct ServiceState {
     pub settings: ServerSettings,
     pub verifier: TokenVerifier,
     pub discovery: Discovery,
-    pub users: Provisioner,
+    pub users: Arc<Provisioner>,
+    /// `None` when the mapping has no `[groups]`.
+    pub groups: Option<Provisioner>,
     /// Shared by every generation of a reloadable configuration (`/healthz`).
-    pub health: std::sync::Arc<crate::reload::Health>,
+    pub health: Arc<crate::reload::Health>,
 }
 
 /// Renders a JSON answer as `application/scim+json`.
@@ -129,50 +132,53 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
 
     match segs.as_slice() {
         [] => fail(Error::not_found("no SCIM endpoint at the base path itself")),
-        [ep] if ep.eq_ignore_ascii_case("Users") => match method {
-            Method::GET => {
-                record("list", "User");
-                list_resources(state, ResourceKind::User, query.as_deref()).await
+        [ep, rest @ ..] if rest.len() <= 1 && resource_kind(ep).is_some() => {
+            let Some(kind) = resource_kind(ep) else {
+                return fail(Error::bug("resource kind vanished"));
+            };
+            let name = kind.name();
+            let Some(service) = service(state, kind) else {
+                record("any", name);
+                return fail(Error::not_found(format!(
+                    "this sidecar's mapping does not serve /{}",
+                    kind.endpoint()
+                )));
+            };
+            match (rest, method) {
+                ([], Method::GET) => {
+                    record("list", name);
+                    list_resources(state, service, query.as_deref()).await
+                }
+                ([], Method::POST) => {
+                    record("create", name);
+                    create_resource(state, service, query.as_deref(), &body).await
+                }
+                ([], m) => method_not_allowed(&m, "GET, POST"),
+                ([id], m) if id.eq_ignore_ascii_case(".search") => {
+                    record("search", name);
+                    if m != Method::POST {
+                        return method_not_allowed(&m, "POST");
+                    }
+                    search_resources(state, service, &body).await
+                }
+                ([id], Method::GET) => {
+                    record("get", name);
+                    get_resource(state, service, id, query.as_deref()).await
+                }
+                ([id], Method::PUT) => {
+                    record("replace", name);
+                    replace_resource(state, service, id, query.as_deref(), &body).await
+                }
+                ([id], Method::PATCH) => {
+                    record("patch", name);
+                    patch_resource(state, service, id, query.as_deref(), &body).await
+                }
+                ([id], Method::DELETE) => {
+                    record("delete", name);
+                    delete_resource(service, id).await
+                }
+                (_, m) => method_not_allowed(&m, "GET, PUT, PATCH, DELETE"),
             }
-            Method::POST => {
-                record("create", "User");
-                create_resource(state, ResourceKind::User, query.as_deref(), &body).await
-            }
-            _ => method_not_allowed(&method, "GET, POST"),
-        },
-        [ep, id] if ep.eq_ignore_ascii_case("Users") => {
-            if id.eq_ignore_ascii_case(".search") {
-                record("search", "User");
-                if method != Method::POST {
-                    return method_not_allowed(&method, "POST");
-                }
-                return search_resources(state, ResourceKind::User, &body).await;
-            }
-            match method {
-                Method::GET => {
-                    record("get", "User");
-                    get_resource(state, ResourceKind::User, id, query.as_deref()).await
-                }
-                Method::PUT => {
-                    record("replace", "User");
-                    replace_resource(state, ResourceKind::User, id, query.as_deref(), &body).await
-                }
-                Method::PATCH => {
-                    record("patch", "User");
-                    patch_resource(state, ResourceKind::User, id, query.as_deref(), &body).await
-                }
-                Method::DELETE => {
-                    record("delete", "User");
-                    delete_resource(state, ResourceKind::User, id).await
-                }
-                _ => method_not_allowed(&method, "GET, PUT, PATCH, DELETE"),
-            }
-        }
-        [ep, ..] if ep.eq_ignore_ascii_case("Groups") => {
-            record("any", "Group");
-            fail(Error::not_found(
-                "this sidecar's mapping does not serve Groups",
-            ))
         }
         [ep] if ep.eq_ignore_ascii_case("ServiceProviderConfig") => {
             record("discovery", "ServiceProviderConfig");
@@ -235,9 +241,21 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-fn service(state: &ServiceState, kind: ResourceKind) -> &Provisioner {
+fn resource_kind(segment: &str) -> Option<ResourceKind> {
+    if segment.eq_ignore_ascii_case("Users") {
+        Some(ResourceKind::User)
+    } else if segment.eq_ignore_ascii_case("Groups") {
+        Some(ResourceKind::Group)
+    } else {
+        None
+    }
+}
+
+/// The provisioner for a resource type, `None` when the mapping does not serve it.
+fn service(state: &ServiceState, kind: ResourceKind) -> Option<&Provisioner> {
     match kind {
-        ResourceKind::User | ResourceKind::Group => &state.users,
+        ResourceKind::User => Some(&state.users),
+        ResourceKind::Group => state.groups.as_ref(),
     }
 }
 
@@ -284,24 +302,22 @@ fn respond(result: Result<Value, Error>, status: u16) -> Response<Full<Bytes>> {
 
 async fn list_resources(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let result = async { service(state, kind).list(&parse_query(state, query)?).await }.await;
+    let result = async { service.list(&parse_query(state, query)?).await }.await;
     respond(result, 200)
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the body's parameters, then the same as a list.
 async fn search_resources(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     body: &Bytes,
 ) -> Response<Full<Bytes>> {
     let result = async {
         let query = search_body_to_query(&parse_body(body)?)?;
-        service(state, kind)
-            .list(&parse_query(state, Some(&query))?)
-            .await
+        service.list(&parse_query(state, Some(&query))?).await
     }
     .await;
     respond(result, 200)
@@ -341,28 +357,23 @@ fn search_body_to_query(body: &Value) -> Result<String, Error> {
 
 async fn get_resource(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     id: &str,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let result = async {
-        service(state, kind)
-            .get(id, &parse_query(state, query)?)
-            .await
-    }
-    .await;
+    let result = async { service.get(id, &parse_query(state, query)?).await }.await;
     respond(result, 200)
 }
 
 async fn create_resource(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     query: Option<&str>,
     body: &Bytes,
 ) -> Response<Full<Bytes>> {
     let result = async {
         let q = parse_query(state, query)?;
-        service(state, kind).create(parse_body(body)?, &q).await
+        service.create(parse_body(body)?, &q).await
     }
     .await;
     respond(result, 201)
@@ -370,16 +381,14 @@ async fn create_resource(
 
 async fn replace_resource(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     id: &str,
     query: Option<&str>,
     body: &Bytes,
 ) -> Response<Full<Bytes>> {
     let result = async {
         let q = parse_query(state, query)?;
-        service(state, kind)
-            .replace(id, parse_body(body)?, &q)
-            .await
+        service.replace(id, parse_body(body)?, &q).await
     }
     .await;
     respond(result, 200)
@@ -387,7 +396,7 @@ async fn replace_resource(
 
 async fn patch_resource(
     state: &ServiceState,
-    kind: ResourceKind,
+    service: &Provisioner,
     id: &str,
     query: Option<&str>,
     body: &Bytes,
@@ -395,23 +404,25 @@ async fn patch_resource(
     let result = async {
         let q = parse_query(state, query)?;
         let request = patch::parse_patch(&parse_body(body)?)?;
-        service(state, kind).patch(id, &request, &q).await
+        service.patch(id, &request, &q).await
     }
     .await;
-    respond(result, 200)
+    match result {
+        Ok(Some(body)) => json_response(200, &body),
+        Ok(None) => no_content(),
+        Err(e) => fail(e),
+    }
 }
 
-async fn delete_resource(
-    state: &ServiceState,
-    kind: ResourceKind,
-    id: &str,
-) -> Response<Full<Bytes>> {
-    match service(state, kind).delete(id).await {
-        Ok(()) => {
-            let mut resp = Response::new(Full::new(Bytes::new()));
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            resp
-        }
+fn no_content() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+async fn delete_resource(service: &Provisioner, id: &str) -> Response<Full<Bytes>> {
+    match service.delete(id).await {
+        Ok(()) => no_content(),
         Err(e) => fail(e),
     }
 }

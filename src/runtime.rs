@@ -5,13 +5,14 @@
 use crate::app_client::{AppClient, ClientSettings};
 use crate::auth::TokenVerifier;
 use crate::config::{Config, StoreSettings};
-use crate::ids::{FileStore, IdCache, IdStore, MemoryStore};
+use crate::ids::{FileStore, IdCache, IdStore, MemoryStore, Names};
 use crate::mapping::{self, Mapping};
-use crate::provision::Provisioner;
+use crate::provision::{Provisioner, Shared};
 use crate::reload::{Health, Reloadable};
 use crate::routes::ServiceState;
 use crate::scim::ResourceKind;
 use crate::scim::discovery::{Advertised, Discovery, Features};
+use crate::scim::filter::AttrPath;
 use std::sync::Arc;
 
 /// Loads the mapping named by the config (reporting every problem at once).
@@ -60,18 +61,50 @@ pub fn build_state_with(
         connect_timeout: app.connect_timeout,
         retries: app.retries,
     })?;
-    let public_url = config.server.public_url.clone();
-    let users = Provisioner::new(
-        ResourceKind::User,
-        mapping.clone(),
+    let shared = Shared {
+        mapping: mapping.clone(),
         client,
         store,
+        names: Names::new(&config.cache),
+        public_url: config.server.public_url.clone(),
+    };
+    // One IdCache per kind (see crate::ids::cache): ids of different kinds may coincide.
+    let users = Provisioner::new(
+        ResourceKind::User,
+        &shared,
         IdCache::new(&config.cache),
-        &public_url,
+        None,
+    )
+    .map(Arc::new)
+    .ok_or("the mapping has no users")?;
+    let groups = Provisioner::new(
+        ResourceKind::Group,
+        &shared,
+        IdCache::new(&config.cache),
+        Some(users.clone()),
     );
+    let discovery = discovery_for(config, &mapping);
+    Ok(Arc::new(ServiceState {
+        settings: config.server.clone(),
+        verifier: TokenVerifier::new(&config.auth),
+        discovery,
+        users,
+        groups,
+        health,
+    }))
+}
+
+/// Discovery documents advertising what the mapping serves: its resource types, their mapped
+/// attributes, and the features its endpoints allow.
+fn discovery_for(config: &Config, mapping: &Mapping) -> Discovery {
     let rules = &mapping.users.rules;
+    let writable = |m: &mapping::ResourceMapping| m.update.is_some() || m.deactivate.is_some();
     let features = Features {
-        patch: mapping.users.update.is_some() || mapping.users.deactivate.is_some(),
+        patch: writable(&mapping.users)
+            || mapping
+                .groups
+                .as_ref()
+                .is_some_and(|g| writable(g) || g.members.is_some()),
         filter_max_results: config.server.max_results,
         change_password: rules.rules.iter().any(|r| {
             !r.read_only
@@ -82,22 +115,36 @@ pub fn build_state_with(
         etag: false,
         documentation_uri: None,
     };
-    let discovery = Discovery::build(
-        &features,
-        &[Advertised {
-            kind: ResourceKind::User,
-            attributes: mapping.users.advertised(),
-            required: mapping.users.required(),
-        }],
-        &public_url,
-    );
-    Ok(Arc::new(ServiceState {
-        settings: config.server.clone(),
-        verifier: TokenVerifier::new(&config.auth),
-        discovery,
-        users,
-        health,
-    }))
+    let attr = |name: &str, sub: Option<&str>| AttrPath {
+        urn: None,
+        name: name.into(),
+        sub: sub.map(str::to_string),
+    };
+    let mut user_attributes = mapping.users.advertised();
+    if mapping.user_group_field().is_some() {
+        for sub in ["value", "$ref", "display", "type"] {
+            user_attributes.push(attr("groups", Some(sub)));
+        }
+    }
+    let mut advertised = vec![Advertised {
+        kind: ResourceKind::User,
+        attributes: user_attributes,
+        required: mapping.users.required(),
+    }];
+    if let Some(groups) = &mapping.groups {
+        let mut attributes = groups.advertised();
+        if groups.members.is_some() {
+            for sub in ["value", "$ref", "display", "type"] {
+                attributes.push(attr("members", Some(sub)));
+            }
+        }
+        advertised.push(Advertised {
+            kind: ResourceKind::Group,
+            attributes,
+            required: groups.required(),
+        });
+    }
+    Discovery::build(&features, &advertised, &config.server.public_url)
 }
 
 /// A sidecar serving in the background (demo, tests): its address and a way to stop it.

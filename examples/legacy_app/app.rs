@@ -19,7 +19,26 @@
 //!   is required); `status` in the body is ignored;
 //! - `DELETE /api/v1/users/{id}` → 204;
 //! - `POST /api/v1/users/{id}/suspend` and `/unsuspend` → 200 `{"user":{…}}`: the only way to
-//!   change `status`.
+//!   change `status`;
+//! - `GET /api/v1/users?team_id=N` lists the members of team N, `?role=R` the users with role R.
+//!
+//! Teams (one membership relation, writable three ways, so that each of the sidecar's
+//! membership models can be tested against the same application):
+//! - `GET /api/v1/teams?page=&per_page=&name=` → `{"data":[…],"meta":{…}}`; `name` matches
+//!   exactly, ignoring case;
+//! - `GET /api/v1/teams/{id}` → `{"team":{…}}`;
+//! - `POST /api/v1/teams` `{"team":{"name","description","member_ids"?}}` → 201; a duplicate
+//!   name (ignoring case) is 409 `{"error":"name has already been taken"}`;
+//! - `PATCH /api/v1/teams/{id}` `{"team":{…}}` changes only the fields sent (`member_ids`, when
+//!   sent, replaces the membership); `DELETE /api/v1/teams/{id}` → 204;
+//! - `GET /api/v1/teams/{id}/members?page=&per_page=` → `{"members":[{"user_id","email"}],
+//!   "meta":{…}}`; `POST /api/v1/teams/{id}/members` `{"user_id":N}` → 201, 409 when already a
+//!   member, 422 for an unknown user; `DELETE /api/v1/teams/{id}/members/{user_id}` → 204, 404
+//!   when not a member;
+//! - a user's `team_ids` (sorted) is in every user record; a PUT that sends `team_ids` replaces
+//!   the user's teams (unknown team → 422), one that omits it leaves them alone.
+//! - `GET /api/v1/roles`, `GET /api/v1/roles/{id}`: the fixed roles (`member`, `admin`, `guest`)
+//!   as `{"roles":[{"id","name"}]}` / `{"role":{…}}`.
 //!
 //! A user: `id` (from 1001), `email`, `first_name`, `last_name`, `role` (`member`, `admin`,
 //! `guest` or `null`; anything else is 422), `department`, `employee_number` (string), `display_name` (string), `locale`,
@@ -36,7 +55,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,6 +65,8 @@ use tokio::task::JoinHandle;
 
 /// Id of the first user created.
 pub const FIRST_ID: u64 = 1001;
+/// Id of the first team created.
+pub const FIRST_TEAM_ID: u64 = 501;
 /// Page size when `per_page` is absent or below 1.
 pub const DEFAULT_PER_PAGE: u64 = 25;
 /// Largest page size; larger requests are clamped to it.
@@ -151,6 +172,10 @@ struct Control {
 #[derive(Default)]
 struct State {
     users: BTreeMap<u64, User>,
+    teams: BTreeMap<u64, Team>,
+    /// (team id, user id) pairs.
+    memberships: BTreeSet<(u64, u64)>,
+    next_team_id: u64,
     next_id: u64,
     seeded: u64,
     requests: Vec<RecordedRequest>,
@@ -169,6 +194,43 @@ impl State {
             self.faults.pop_front();
         }
         Some(fault)
+    }
+
+    /// A user as the API shows it, with its teams.
+    fn user_json(&self, user: &User) -> Value {
+        let mut v = user.to_json();
+        let teams: Vec<u64> = self
+            .memberships
+            .iter()
+            .filter(|(_, u)| *u == user.id)
+            .map(|(t, _)| *t)
+            .collect();
+        v["team_ids"] = json!(teams);
+        v
+    }
+
+    /// A team as the API shows it, with its member ids.
+    fn team_json(&self, team: &Team) -> Value {
+        let members: Vec<u64> = self
+            .memberships
+            .range((team.id, 0)..=(team.id, u64::MAX))
+            .map(|(_, u)| *u)
+            .collect();
+        json!({
+            "id": team.id,
+            "name": team.name,
+            "description": team.description,
+            "member_ids": members,
+            "created_at": team.created_at,
+            "updated_at": team.updated_at,
+        })
+    }
+
+    fn team_name_taken(&self, name: &str, except: Option<u64>) -> bool {
+        let name = name.to_lowercase();
+        self.teams
+            .values()
+            .any(|t| Some(t.id) != except && t.name.to_lowercase() == name)
     }
 
     fn email_taken(&self, email: &str, except: Option<u64>) -> bool {
@@ -198,6 +260,15 @@ impl State {
         };
         self.users.entry(id).or_insert(user)
     }
+}
+
+#[derive(Debug, Clone)]
+struct Team {
+    id: u64,
+    name: String,
+    description: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
 #[derive(Debug, Clone)]
@@ -306,17 +377,55 @@ impl LegacyApp {
 
     /// Every user as `GET /api/v1/users/{id}` shows it, ordered by id.
     pub fn users(&self) -> Vec<Value> {
-        self.shared
-            .lock()
-            .users
-            .values()
-            .map(User::to_json)
-            .collect()
+        let state = self.shared.lock();
+        state.users.values().map(|u| state.user_json(u)).collect()
     }
 
     /// One user as the API shows it.
     pub fn user(&self, id: u64) -> Option<Value> {
-        self.shared.lock().users.get(&id).map(User::to_json)
+        let state = self.shared.lock();
+        state.users.get(&id).map(|u| state.user_json(u))
+    }
+
+    /// Every team as `GET /api/v1/teams/{id}` shows it, ordered by id.
+    pub fn teams(&self) -> Vec<Value> {
+        let state = self.shared.lock();
+        state.teams.values().map(|t| state.team_json(t)).collect()
+    }
+
+    /// One team's member ids, sorted (`None`: no such team).
+    pub fn team_members(&self, team_id: u64) -> Option<Vec<u64>> {
+        let state = self.shared.lock();
+        state.teams.get(&team_id)?;
+        Some(
+            state
+                .memberships
+                .range((team_id, 0)..=(team_id, u64::MAX))
+                .map(|(_, u)| *u)
+                .collect(),
+        )
+    }
+
+    /// Adds a team with these members directly (not recorded as a request); returns its id.
+    pub fn seed_team(&self, name: &str, members: &[u64]) -> u64 {
+        let mut state = self.shared.lock();
+        let id = state.next_team_id.max(FIRST_TEAM_ID);
+        state.next_team_id = id + 1;
+        let now = rfc3339(SystemTime::now());
+        state.teams.insert(
+            id,
+            Team {
+                id,
+                name: name.to_string(),
+                description: None,
+                created_at: now.clone(),
+                updated_at: now,
+            },
+        );
+        for m in members {
+            state.memberships.insert((id, *m));
+        }
+        id
     }
 
     /// Adds `n` active members `userK@example.com` (first name `User`, last name `K`), numbering
@@ -508,6 +617,12 @@ fn recorded_body(bytes: &[u8]) -> Option<Value> {
 }
 
 fn route(shared: &Shared, method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> Resp {
+    if let Some(rest) = path.strip_prefix("/api/v1/teams") {
+        return teams::route(shared, method, rest, query, body);
+    }
+    if let Some(rest) = path.strip_prefix("/api/v1/roles") {
+        return teams::roles(method, rest);
+    }
     let Some(rest) = path.strip_prefix("/api/v1/users") else {
         return not_found();
     };
@@ -570,18 +685,25 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
     let email = query_param(query, "email")
         .filter(|e| !e.is_empty())
         .map(|e| e.to_lowercase());
+    let team = query_param(query, "team_id").filter(|t| !t.is_empty());
+    let role = query_param(query, "role").filter(|r| !r.is_empty());
     let state = shared.lock();
     let matching: Vec<&User> = state
         .users
         .values()
         .filter(|u| email.as_ref().is_none_or(|e| u.email.to_lowercase() == *e))
+        .filter(|u| {
+            team.as_ref()
+                .is_none_or(|t| parse_id(t).is_some_and(|t| state.memberships.contains(&(t, u.id))))
+        })
+        .filter(|u| role.as_ref().is_none_or(|r| u.role.as_ref() == Some(r)))
         .collect();
     let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
     let data: Vec<Value> = matching
         .iter()
         .skip(skip)
         .take(per_page as usize)
-        .map(|u| u.to_json())
+        .map(|u| state.user_json(u))
         .collect();
     json_response(
         StatusCode::OK,
@@ -593,8 +715,9 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
 }
 
 fn show(shared: &Shared, id: u64) -> Resp {
-    match shared.lock().users.get(&id) {
-        Some(user) => json_response(StatusCode::OK, &json!({ "user": user.to_json() })),
+    let state = shared.lock();
+    match state.users.get(&id) {
+        Some(user) => json_response(StatusCode::OK, &json!({ "user": state.user_json(user) })),
         None => not_found(),
     }
 }
@@ -608,7 +731,8 @@ fn create(shared: &Shared, body: &[u8]) -> Resp {
     if state.email_taken(&input.email, None) {
         return taken();
     }
-    let user = state.insert(input).to_json();
+    let user = state.insert(input).clone();
+    let user = state.user_json(&user);
     json_response(StatusCode::CREATED, &json!({ "user": user }))
 }
 
@@ -624,19 +748,58 @@ fn update(shared: &Shared, id: u64, body: &[u8]) -> Resp {
     if state.email_taken(&input.email, Some(id)) {
         return taken();
     }
-    match state.users.get_mut(&id) {
-        Some(user) => {
-            user.replace(input);
-            json_response(StatusCode::OK, &json!({ "user": user.to_json() }))
+    let teams = match team_ids(&state, body) {
+        Ok(t) => t,
+        Err(resp) => return *resp,
+    };
+    let Some(user) = state.users.get_mut(&id) else {
+        return not_found();
+    };
+    user.replace(input);
+    let user = user.clone();
+    if let Some(teams) = teams {
+        state.memberships.retain(|(_, u)| *u != id);
+        for t in teams {
+            state.memberships.insert((t, id));
+        }
+    }
+    json_response(StatusCode::OK, &json!({ "user": state.user_json(&user) }))
+}
+
+fn destroy(shared: &Shared, id: u64) -> Resp {
+    let mut state = shared.lock();
+    match state.users.remove(&id) {
+        Some(_) => {
+            state.memberships.retain(|(_, u)| *u != id);
+            respond(StatusCode::NO_CONTENT, Bytes::new())
         }
         None => not_found(),
     }
 }
 
-fn destroy(shared: &Shared, id: u64) -> Resp {
-    match shared.lock().users.remove(&id) {
-        Some(_) => respond(StatusCode::NO_CONTENT, Bytes::new()),
-        None => not_found(),
+/// `team_ids` of a user PUT body: `Ok(None)` when not sent; unknown teams are 422.
+fn team_ids(state: &State, body: &[u8]) -> Result<Option<Vec<u64>>, Box<Resp>> {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let invalid = |msg: &str| {
+        Box::new(unprocessable(Map::from_iter([(
+            "team_ids".to_string(),
+            json!([msg]),
+        )])))
+    };
+    match parsed.pointer("/user/team_ids") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(ids)) => {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                match id.as_u64() {
+                    Some(t) if state.teams.contains_key(&t) => out.push(t),
+                    Some(_) => return Err(invalid("contains an unknown team")),
+                    None => return Err(invalid("must be a list of team ids")),
+                }
+            }
+            Ok(Some(out))
+        }
+        Some(_) => Err(invalid("must be a list of team ids")),
     }
 }
 
@@ -648,7 +811,8 @@ fn set_suspended(shared: &Shared, id: u64, suspended: bool) -> Resp {
                 user.suspended = suspended;
                 user.touch();
             }
-            json_response(StatusCode::OK, &json!({ "user": user.to_json() }))
+            let user = user.clone();
+            json_response(StatusCode::OK, &json!({ "user": state.user_json(&user) }))
         }
         None => not_found(),
     }
@@ -810,6 +974,346 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     };
     let year = era * 400 + year_of_era + u64::from(month <= 2);
     (year, month, day)
+}
+
+/// Teams, their members, and the fixed roles.
+mod teams {
+    use super::*;
+
+    /// Paging parameters as the users list reads them.
+    fn paging(query: Option<&str>) -> (u64, u64) {
+        let page = query_param(query, "page")
+            .and_then(|p| p.trim().parse::<i64>().ok())
+            .filter(|p| *p >= 1)
+            .map_or(1, |p| p.unsigned_abs());
+        let per_page = query_param(query, "per_page")
+            .and_then(|p| p.trim().parse::<i64>().ok())
+            .filter(|p| *p >= 1)
+            .map_or(DEFAULT_PER_PAGE, |p| p.unsigned_abs().min(MAX_PER_PAGE));
+        (page, per_page)
+    }
+
+    fn page_of<T>(items: Vec<T>, page: u64, per_page: u64) -> Vec<T> {
+        let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        items
+            .into_iter()
+            .skip(skip)
+            .take(per_page as usize)
+            .collect()
+    }
+
+    pub(super) fn route(
+        shared: &Shared,
+        method: &Method,
+        rest: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Resp {
+        let segments: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else if let Some(rest) = rest.strip_prefix('/') {
+            rest.split('/').collect()
+        } else {
+            return not_found();
+        };
+        match segments.as_slice() {
+            [] => match *method {
+                Method::GET => list(shared, query),
+                Method::POST => create(shared, body),
+                _ => method_not_allowed("GET, POST"),
+            },
+            [id] => {
+                let Some(id) = parse_id(id) else {
+                    return not_found();
+                };
+                match *method {
+                    Method::GET => show(shared, id),
+                    Method::PATCH => update(shared, id, body),
+                    Method::DELETE => destroy(shared, id),
+                    _ => method_not_allowed("GET, PATCH, DELETE"),
+                }
+            }
+            [id, "members"] => {
+                let Some(id) = parse_id(id) else {
+                    return not_found();
+                };
+                match *method {
+                    Method::GET => members(shared, id, query),
+                    Method::POST => add_member(shared, id, body),
+                    _ => method_not_allowed("GET, POST"),
+                }
+            }
+            [id, "members", user] => {
+                let (Some(id), Some(user)) = (parse_id(id), parse_id(user)) else {
+                    return not_found();
+                };
+                match *method {
+                    Method::DELETE => remove_member(shared, id, user),
+                    _ => method_not_allowed("DELETE"),
+                }
+            }
+            _ => not_found(),
+        }
+    }
+
+    fn list(shared: &Shared, query: Option<&str>) -> Resp {
+        let (page, per_page) = paging(query);
+        let name = query_param(query, "name")
+            .filter(|n| !n.is_empty())
+            .map(|n| n.to_lowercase());
+        let state = shared.lock();
+        let matching: Vec<Value> = state
+            .teams
+            .values()
+            .filter(|t| name.as_ref().is_none_or(|n| t.name.to_lowercase() == *n))
+            .map(|t| state.team_json(t))
+            .collect();
+        let total = matching.len();
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "data": page_of(matching, page, per_page),
+                "meta": {"page": page, "per_page": per_page, "total": total},
+            }),
+        )
+    }
+
+    fn show(shared: &Shared, id: u64) -> Resp {
+        let state = shared.lock();
+        match state.teams.get(&id) {
+            Some(team) => json_response(StatusCode::OK, &json!({ "team": state.team_json(team) })),
+            None => not_found(),
+        }
+    }
+
+    /// The `team` object of a body, validated: name (required on create), description,
+    /// member_ids (known users).
+    struct TeamInput {
+        name: Option<String>,
+        description: Option<Option<String>>,
+        member_ids: Option<Vec<u64>>,
+    }
+
+    fn parse(state: &State, body: &[u8]) -> Result<TeamInput, Map<String, Value>> {
+        let mut errors = Map::new();
+        let parsed: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(_) => {
+                errors.insert("base".into(), json!(["request body is not valid JSON"]));
+                return Err(errors);
+            }
+        };
+        let Some(team) = parsed.get("team").and_then(Value::as_object) else {
+            errors.insert("team".into(), json!(["is missing"]));
+            return Err(errors);
+        };
+        let name = match team.get("name") {
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(_) => {
+                errors.insert("name".into(), json!(["can't be blank"]));
+                None
+            }
+        };
+        let description = match team.get("description") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => {
+                errors.insert("description".into(), json!(["must be a string"]));
+                None
+            }
+        };
+        let member_ids = match team.get("member_ids") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(ids)) => {
+                let ids: Vec<Option<u64>> = ids.iter().map(Value::as_u64).collect();
+                if ids
+                    .iter()
+                    .any(|i| i.is_none_or(|i| !state.users.contains_key(&i)))
+                {
+                    errors.insert("member_ids".into(), json!(["contains an unknown user"]));
+                    None
+                } else {
+                    Some(ids.into_iter().flatten().collect())
+                }
+            }
+            Some(_) => {
+                errors.insert("member_ids".into(), json!(["must be a list of user ids"]));
+                None
+            }
+        };
+        if errors.is_empty() {
+            Ok(TeamInput {
+                name,
+                description,
+                member_ids,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn name_taken() -> Resp {
+        error(StatusCode::CONFLICT, "name has already been taken")
+    }
+
+    fn create(shared: &Shared, body: &[u8]) -> Resp {
+        let mut state = shared.lock();
+        let input = match parse(&state, body) {
+            Ok(i) => i,
+            Err(errors) => return unprocessable(errors),
+        };
+        let Some(name) = input.name else {
+            return unprocessable(Map::from_iter([(
+                "name".to_string(),
+                json!(["can't be blank"]),
+            )]));
+        };
+        if state.team_name_taken(&name, None) {
+            return name_taken();
+        }
+        let id = state.next_team_id.max(FIRST_TEAM_ID);
+        state.next_team_id = id + 1;
+        let now = rfc3339(SystemTime::now());
+        let team = Team {
+            id,
+            name,
+            description: input.description.flatten(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        for u in input.member_ids.unwrap_or_default() {
+            state.memberships.insert((id, u));
+        }
+        let json = state.team_json(&team);
+        state.teams.insert(id, team);
+        json_response(StatusCode::CREATED, &json!({ "team": json }))
+    }
+
+    fn update(shared: &Shared, id: u64, body: &[u8]) -> Resp {
+        let mut state = shared.lock();
+        if !state.teams.contains_key(&id) {
+            return not_found();
+        }
+        let input = match parse(&state, body) {
+            Ok(i) => i,
+            Err(errors) => return unprocessable(errors),
+        };
+        if let Some(name) = &input.name
+            && state.team_name_taken(name, Some(id))
+        {
+            return name_taken();
+        }
+        if let Some(members) = input.member_ids {
+            state.memberships.retain(|(t, _)| *t != id);
+            for u in members {
+                state.memberships.insert((id, u));
+            }
+        }
+        let Some(team) = state.teams.get_mut(&id) else {
+            return not_found();
+        };
+        if let Some(name) = input.name {
+            team.name = name;
+        }
+        if let Some(description) = input.description {
+            team.description = description;
+        }
+        team.updated_at = rfc3339(SystemTime::now());
+        let team = team.clone();
+        json_response(StatusCode::OK, &json!({ "team": state.team_json(&team) }))
+    }
+
+    fn destroy(shared: &Shared, id: u64) -> Resp {
+        let mut state = shared.lock();
+        match state.teams.remove(&id) {
+            Some(_) => {
+                state.memberships.retain(|(t, _)| *t != id);
+                respond(StatusCode::NO_CONTENT, Bytes::new())
+            }
+            None => not_found(),
+        }
+    }
+
+    fn members(shared: &Shared, id: u64, query: Option<&str>) -> Resp {
+        let (page, per_page) = paging(query);
+        let state = shared.lock();
+        if !state.teams.contains_key(&id) {
+            return not_found();
+        }
+        let all: Vec<Value> = state
+            .memberships
+            .range((id, 0)..=(id, u64::MAX))
+            .map(|(_, u)| {
+                let email = state.users.get(u).map(|u| u.email.clone());
+                json!({"user_id": u, "email": email})
+            })
+            .collect();
+        let total = all.len();
+        json_response(
+            StatusCode::OK,
+            &json!({
+                "members": page_of(all, page, per_page),
+                "meta": {"page": page, "per_page": per_page, "total": total},
+            }),
+        )
+    }
+
+    fn add_member(shared: &Shared, id: u64, body: &[u8]) -> Resp {
+        let mut state = shared.lock();
+        if !state.teams.contains_key(&id) {
+            return not_found();
+        }
+        let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let user = parsed.get("user_id").and_then(Value::as_u64);
+        let Some(user) = user.filter(|u| state.users.contains_key(u)) else {
+            return unprocessable(Map::from_iter([(
+                "user_id".to_string(),
+                json!(["is not a known user"]),
+            )]));
+        };
+        if !state.memberships.insert((id, user)) {
+            return error(StatusCode::CONFLICT, "already a member");
+        }
+        json_response(
+            StatusCode::CREATED,
+            &json!({"member": {"team_id": id, "user_id": user}}),
+        )
+    }
+
+    fn remove_member(shared: &Shared, id: u64, user: u64) -> Resp {
+        if shared.lock().memberships.remove(&(id, user)) {
+            respond(StatusCode::NO_CONTENT, Bytes::new())
+        } else {
+            not_found()
+        }
+    }
+
+    fn role_json(id: &str) -> Value {
+        let mut name = id.to_string();
+        if let Some(first) = name.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        json!({"id": id, "name": name})
+    }
+
+    /// `GET /api/v1/roles[/{id}]`: the fixed roles.
+    pub(super) fn roles(method: &Method, rest: &str) -> Resp {
+        if *method != Method::GET {
+            return method_not_allowed("GET");
+        }
+        match rest.strip_prefix('/') {
+            None if rest.is_empty() => json_response(
+                StatusCode::OK,
+                &json!({"roles": ROLES.iter().map(|r| role_json(r)).collect::<Vec<_>>()}),
+            ),
+            Some(id) if ROLES.contains(&id) => {
+                json_response(StatusCode::OK, &json!({"role": role_json(id)}))
+            }
+            _ => not_found(),
+        }
+    }
 }
 
 #[cfg(test)]

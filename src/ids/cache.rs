@@ -21,6 +21,7 @@
 //!   replicas that bounds how long one replica may serve an id another replica changed.
 
 use crate::error::{AppError, ClientError, Error, InternalError, Result};
+use crate::scim::ResourceKind;
 use moka::future::Cache;
 use std::borrow::Cow;
 use std::future::Future;
@@ -214,6 +215,45 @@ impl IdCache {
         ] {
             c.run_pending_tasks().await;
         }
+    }
+}
+
+/// Display names by SCIM id (`userName` for users, `displayName` for groups), shared by both
+/// resource kinds: fills `members[].display` and `groups[].display` without asking the
+/// application, and tells member validation that a user id was seen recently. Only what the
+/// sidecar itself read or wrote is kept; a miss just means "ask the application".
+#[derive(Clone)]
+pub struct Names(Cache<(ResourceKind, String), String>);
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Names").field(&self.0.entry_count()).finish()
+    }
+}
+
+impl Names {
+    pub fn new(settings: &CacheSettings) -> Names {
+        Names(
+            Cache::builder()
+                .name("display_names")
+                .max_capacity(settings.max_entries)
+                .time_to_live(settings.ttl)
+                .build(),
+        )
+    }
+
+    pub async fn get(&self, kind: ResourceKind, scim_id: &str) -> Option<String> {
+        self.0.get(&(kind, scim_id.to_string())).await
+    }
+
+    pub async fn insert(&self, kind: ResourceKind, scim_id: &str, name: &str) {
+        self.0
+            .insert((kind, scim_id.to_string()), name.to_string())
+            .await;
+    }
+
+    pub async fn remove(&self, kind: ResourceKind, scim_id: &str) {
+        self.0.invalidate(&(kind, scim_id.to_string())).await;
     }
 }
 

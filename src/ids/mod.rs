@@ -24,7 +24,7 @@ pub mod cache;
 pub mod file;
 pub mod memory;
 
-pub use cache::{CacheSettings, IdCache, Lookup};
+pub use cache::{CacheSettings, IdCache, Lookup, Names};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 

@@ -12,12 +12,14 @@ use crate::mapping::rules::Rules;
 use crate::mapping::script::{Script, ScriptLimits};
 use crate::mapping::template::Template;
 use crate::mapping::{
-    AppSettings, Endpoint, Hooks, ListEndpoint, Mapping, Paging, Pushdown, ResourceMapping,
+    AppSettings, Endpoint, Hooks, ListEndpoint, Mapping, MemberCall, MemberItems, MemberLookup,
+    Membership, Paging, Pushdown, ResourceMapping,
 };
 use crate::scim::ResourceKind;
 use crate::scim::filter::{AttrPath, CompareOp, parse_path};
 use crate::scim::schema::ResourceSchema;
 use crate::secret::Secret;
+use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,14 +81,34 @@ pub fn load_mapping_str(
             format!("unsupported version {}; only 1 exists", file.version),
         );
     }
-    if file.groups.is_some() {
-        c.problem("groups", "groups are not supported yet".into());
-    }
     let app = c.app(&file.app, base_url_override);
     let users = c.resource(ResourceKind::User, "users", &file.users, path, read);
+    let groups = file
+        .groups
+        .as_ref()
+        .map(|g| c.resource(ResourceKind::Group, "groups", g, path, read));
+    if let (Some(Some(g)), Some(u)) = (&groups, &users)
+        && matches!(g.members, Some(Membership::UserAttribute { .. }))
+        && u.update.is_none()
+    {
+        c.problem(
+            "maps/app.toml: groups.members.model",
+            "\"user_attribute\" writes membership with the users' update call: add `users.update`"
+                .into(),
+        );
+    }
     let display = path.display().to_string();
-    match (app, users) {
-        (Some(app), Some(users)) if c.problems.is_empty() => Ok(Mapping { app, users }),
+    match (app, users, groups) {
+        (Some(app), Some(users), None) if c.problems.is_empty() => Ok(Mapping {
+            app,
+            users,
+            groups: None,
+        }),
+        (Some(app), Some(users), Some(Some(groups))) if c.problems.is_empty() => Ok(Mapping {
+            app,
+            users,
+            groups: Some(groups),
+        }),
         _ => Err(LoadError {
             problems: c
                 .problems
@@ -130,6 +152,7 @@ struct Checker {
 const ID_VARS: &[&str] = &["id"];
 const NO_VARS: &[&str] = &[];
 const VALUE_VARS: &[&str] = &["value"];
+const MEMBER_VARS: &[&str] = &["id", "member"];
 
 impl Checker {
     fn problem(&mut self, key: &str, message: String) {
@@ -258,7 +281,7 @@ impl Checker {
         }
 
         let get = self.endpoint(&format!("{section}.get"), &raw.get, "GET", ID_VARS);
-        let list = self.list_endpoint(&format!("{section}.list"), &raw.list);
+        let list = self.list_endpoint(&format!("{section}.list"), &raw.list, NO_VARS);
         let create = raw
             .create
             .as_ref()
@@ -343,6 +366,7 @@ impl Checker {
             }
         }
 
+        let members = self.kind_specific(kind, section, raw);
         let hooks = self.hooks(section, raw, file, read);
 
         if self.problems.len() > before {
@@ -381,6 +405,261 @@ impl Checker {
             pushdowns,
             rules: rules?,
             hooks,
+            member_display: raw.members.as_ref().is_some_and(|m| m.display),
+            members,
+        })
+    }
+
+    /// What only users or only groups may (or must) say; compiles `[groups.members]`.
+    fn kind_specific(
+        &mut self,
+        kind: ResourceKind,
+        section: &str,
+        raw: &model::ResourceSection,
+    ) -> Option<Membership> {
+        let rule_on = |name: &str| {
+            raw.attributes.iter().any(|a| {
+                a.scim.as_deref().is_some_and(|s| {
+                    s.eq_ignore_ascii_case(name)
+                        || s.to_ascii_lowercase()
+                            .starts_with(&format!("{}.", name.to_ascii_lowercase()))
+                        || s.to_ascii_lowercase()
+                            .starts_with(&format!("{}[", name.to_ascii_lowercase()))
+                })
+            })
+        };
+        match kind {
+            ResourceKind::User => {
+                if raw.members.is_some() {
+                    self.problem(
+                        &format!("{section}.members"),
+                        "only groups have members (put it under `[groups.members]`)".into(),
+                    );
+                }
+                if rule_on("groups") {
+                    self.problem(
+                        &format!("{section}.attribute"),
+                        "a user's `groups` is read-only and filled from `[groups.members]`; \
+                         remove the rule"
+                            .into(),
+                    );
+                }
+                None
+            }
+            ResourceKind::Group => {
+                if raw.deactivation != DeactivationMode::Field
+                    || raw.deactivate.is_some()
+                    || raw.reactivate.is_some()
+                {
+                    self.problem(
+                        &format!("{section}.deactivation"),
+                        "groups have no `active` state: remove deactivation, deactivate and \
+                         reactivate"
+                            .into(),
+                    );
+                }
+                if rule_on("members") {
+                    self.problem(
+                        &format!("{section}.attribute"),
+                        "membership is declared in `[groups.members]`, not by an attribute rule"
+                            .into(),
+                    );
+                }
+                let named = rule_on("displayName")
+                    || raw
+                        .script_attributes
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case("displayName"));
+                if !named {
+                    self.problem(
+                        &format!("{section}.attribute"),
+                        "a rule for `displayName` is required".into(),
+                    );
+                }
+                let m = raw.members.as_ref()?;
+                self.members(&format!("{section}.members"), m, raw)
+            }
+        }
+    }
+
+    fn members(
+        &mut self,
+        key: &str,
+        m: &model::MembersSection,
+        raw: &model::ResourceSection,
+    ) -> Option<Membership> {
+        use model::MembersModel;
+        let before = self.problems.len();
+        let name = match m.model {
+            MembersModel::Record => "record",
+            MembersModel::Endpoints => "endpoints",
+            MembersModel::UserAttribute => "user_attribute",
+        };
+        // Keys that belong to other models are mistakes worth naming.
+        let unused = format!("not used with model = \"{name}\"");
+        let given = [
+            ("field", m.field.is_some()),
+            ("list", m.list.is_some()),
+            ("add", m.add.is_some()),
+            ("remove", m.remove.is_some()),
+            ("lookup", m.lookup.is_some()),
+            ("single", m.single),
+            ("removed_value", m.removed_value.is_some()),
+            ("item_id", m.item_id.is_some()),
+            ("item_display", m.item_display.is_some()),
+        ];
+        let allowed: &[&str] = match m.model {
+            MembersModel::Record => &["field", "item_id", "item_display"],
+            MembersModel::Endpoints => &["list", "add", "remove", "item_id", "item_display"],
+            // (`display` applies to every model.)
+            MembersModel::UserAttribute => &["field", "lookup", "single", "removed_value"],
+        };
+        for (k, set) in given {
+            if set && !allowed.contains(&k) {
+                self.problem(&format!("{key}.{k}"), unused.clone());
+            }
+        }
+        if m.item_display.is_some() && !m.display {
+            self.problem(
+                &format!("{key}.item_display"),
+                "only used with `display = true`".into(),
+            );
+        }
+        let items = MemberItems {
+            id: m
+                .item_id
+                .as_deref()
+                .and_then(|p| self.json_path(&format!("{key}.item_id"), p, false)),
+            display: m
+                .item_display
+                .as_deref()
+                .and_then(|p| self.json_path(&format!("{key}.item_display"), p, false)),
+            id_type: m.id_type,
+        };
+        if m.id_type == Some(model::AppType::Boolean) {
+            self.problem(
+                &format!("{key}.id_type"),
+                "expected \"string\" or \"number\"".into(),
+            );
+        }
+        let mut field = || match &m.field {
+            Some(f) => self.json_path(&format!("{key}.field"), f, false),
+            None => {
+                self.problem(
+                    &format!("{key}.field"),
+                    format!("model = \"{name}\" needs `field`"),
+                );
+                None
+            }
+        };
+        let out = match m.model {
+            MembersModel::Record => {
+                let field = field();
+                if raw.update.is_none() {
+                    self.problem(
+                        &format!("{key}.model"),
+                        "\"record\" writes membership with the group's update call: add \
+                         `groups.update`"
+                            .into(),
+                    );
+                }
+                field.map(|field| Membership::Record { field, items })
+            }
+            MembersModel::UserAttribute => {
+                let field = field();
+                let lookup = m.lookup.as_ref().map(|l| {
+                    let lk = format!("{key}.lookup");
+                    let path = l
+                        .path
+                        .as_deref()
+                        .and_then(|p| self.path_template(&format!("{lk}.path"), p, ID_VARS));
+                    let query = self.query(&format!("{lk}.query"), &l.query, ID_VARS);
+                    let uses_id = path
+                        .iter()
+                        .chain(query.iter().map(|(_, t)| t))
+                        .any(|t| t.vars().any(|v| v == "id"));
+                    if !uses_id {
+                        self.problem(&lk, "neither `path` nor `query` uses {id}".into());
+                    }
+                    MemberLookup { path, query }
+                });
+                if m.removed_value.is_some() && !m.single {
+                    self.problem(
+                        &format!("{key}.removed_value"),
+                        "only used with `single = true` (an array just loses the id)".into(),
+                    );
+                }
+                field.map(|field| Membership::UserAttribute {
+                    field,
+                    single: m.single,
+                    removed_value: m.removed_value.clone().unwrap_or(Value::Null),
+                    id_type: m.id_type,
+                    lookup,
+                })
+            }
+            MembersModel::Endpoints => {
+                let mut need = |k: &str, present: bool| {
+                    if !present {
+                        self.problem(
+                            &format!("{key}.{k}"),
+                            "model = \"endpoints\" needs `list`, `add` and `remove`".into(),
+                        );
+                    }
+                };
+                need("list", m.list.is_some());
+                need("add", m.add.is_some());
+                need("remove", m.remove.is_some());
+                let list = m
+                    .list
+                    .as_ref()
+                    .and_then(|l| self.list_endpoint(&format!("{key}.list"), l, ID_VARS));
+                let add = m
+                    .add
+                    .as_ref()
+                    .and_then(|c| self.member_call(&format!("{key}.add"), c, "POST"));
+                let remove = m
+                    .remove
+                    .as_ref()
+                    .and_then(|c| self.member_call(&format!("{key}.remove"), c, "DELETE"));
+                match (list, add, remove) {
+                    (Some(list), Some(add), Some(remove)) => Some(Membership::Endpoints {
+                        list,
+                        items,
+                        add,
+                        remove,
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        out
+    }
+
+    fn member_call(
+        &mut self,
+        key: &str,
+        raw: &model::MemberCall,
+        default_method: &str,
+    ) -> Option<MemberCall> {
+        let endpoint = self.endpoint(key, &raw.endpoint, default_method, MEMBER_VARS);
+        if let Some(body) = &raw.body {
+            let mut bad = Vec::new();
+            body_placeholders(body, &mut bad);
+            for text in bad {
+                self.problem(
+                    &format!("{key}.body"),
+                    format!(
+                        "{text:?}: only the whole strings \"{{id}}\" and \"{{member}}\" are replaced in a body"
+                    ),
+                );
+            }
+        }
+        Some(MemberCall {
+            endpoint: endpoint?,
+            body: raw.body.clone(),
         })
     }
 
@@ -538,9 +817,14 @@ impl Checker {
         }
     }
 
-    fn list_endpoint(&mut self, key: &str, raw: &model::ListEndpoint) -> Option<ListEndpoint> {
+    fn list_endpoint(
+        &mut self,
+        key: &str,
+        raw: &model::ListEndpoint,
+        vars: &[&str],
+    ) -> Option<ListEndpoint> {
         let before = self.problems.len();
-        let endpoint = self.endpoint(key, &raw.endpoint, "GET", NO_VARS);
+        let endpoint = self.endpoint(key, &raw.endpoint, "GET", vars);
         let records = raw
             .records
             .as_deref()
@@ -774,6 +1058,18 @@ impl Checker {
         hooks.from_app = raw.hooks.from_app.clone();
         hooks.script = Some(Arc::new(script));
         hooks
+    }
+}
+
+/// Strings in a body template that look like placeholders but are not exactly `{id}`/`{member}`.
+fn body_placeholders(v: &Value, bad: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.contains('{') && s != "{id}" && s != "{member}" => {
+            bad.push(s.clone())
+        }
+        Value::Array(a) => a.iter().for_each(|x| body_placeholders(x, bad)),
+        Value::Object(o) => o.values().for_each(|x| body_placeholders(x, bad)),
+        _ => {}
     }
 }
 
@@ -1335,7 +1631,10 @@ mod tests {
         let p = problems(
             &(base.clone() + "\n[groups.get]\npath = \"/g/{id}\"\n[groups.list]\npath = \"/g\"\n"),
         );
-        assert_eq!(p, ["maps/app.toml: groups: groups are not supported yet"]);
+        assert_eq!(
+            p,
+            ["maps/app.toml: groups.attribute: a rule for `displayName` is required"]
+        );
 
         let no_user_name = base.replace("scim = \"userName\"", "scim = \"displayName\"");
         assert_eq!(
@@ -1554,5 +1853,120 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.class().status, 403);
+    }
+
+    /// A `[groups]` section with the given `[groups.members]` body (plus a displayName rule).
+    fn with_groups(members: &str) -> String {
+        let base = ok_base();
+        format!(
+            "{base}\n[groups.get]\npath = \"/g/{{id}}\"\n[groups.list]\npath = \"/g\"\n\
+             [groups.update]\nmethod = \"PATCH\"\npath = \"/g/{{id}}\"\n\
+             [[groups.attribute]]\nscim = \"displayName\"\napp = \"name\"\n{members}"
+        )
+    }
+
+    fn ok_base() -> String {
+        "version = 1\n[app]\nbase_url = \"http://127.0.0.1:9\"\n\
+         [users.get]\npath = \"/u/{id}\"\n[users.list]\npath = \"/u\"\n\
+         [users.update]\npath = \"/u/{id}\"\n\
+         [[users.attribute]]\nscim = \"userName\"\napp = \"email\"\n"
+            .to_string()
+    }
+
+    #[test]
+    fn each_membership_model_compiles() {
+        let m = ok(&with_groups(
+            "[groups.members]\nmodel = \"record\"\nfield = \"member_ids\"\nid_type = \"number\"\n",
+        ));
+        let g = m.groups.as_ref().unwrap();
+        assert!(matches!(g.members, Some(Membership::Record { .. })));
+        assert!(!g.member_display);
+        assert!(m.user_group_field().is_none());
+
+        let m = ok(&with_groups(
+            "[groups.members]\nmodel = \"endpoints\"\nitem_id = \"user_id\"\ndisplay = true\n\
+             item_display = \"email\"\n\
+             [groups.members.list]\npath = \"/g/{id}/members\"\nrecords = \"members\"\n\
+             [groups.members.add]\npath = \"/g/{id}/members\"\nbody = { user_id = \"{member}\" }\n\
+             [groups.members.remove]\npath = \"/g/{id}/members/{member}\"\n",
+        ));
+        let g = m.groups.as_ref().unwrap();
+        assert!(g.member_display);
+        let Some(Membership::Endpoints { add, remove, .. }) = &g.members else {
+            panic!("endpoints model expected");
+        };
+        assert_eq!(add.endpoint.method, http::Method::POST);
+        assert_eq!(remove.endpoint.method, http::Method::DELETE);
+        assert_eq!(
+            remove
+                .endpoint
+                .path
+                .render_path(&|v| Some(if v == "id" { "7" } else { "a/b" }.into())),
+            "/g/7/members/a%2Fb"
+        );
+
+        let m = ok(&with_groups(
+            "[groups.members]\nmodel = \"user_attribute\"\nfield = \"team_ids\"\n\
+             lookup = { query = { team_id = \"{id}\" } }\n",
+        ));
+        let (field, single) = m.user_group_field().unwrap();
+        assert_eq!(field.to_string(), "team_ids");
+        assert!(!single);
+    }
+
+    #[test]
+    fn membership_problems_name_their_keys() {
+        let p = problems(&with_groups(
+            "[groups.members]\nmodel = \"endpoints\"\nfield = \"x\"\nitem_display = \"email\"\n\
+             [groups.members.list]\npath = \"/g/{member}/members\"\n\
+             [groups.members.add]\npath = \"/g/{id}/members\"\nbody = { user = \"id={member}\" }\n",
+        ));
+        assert_has(
+            &p,
+            &[
+                "maps/app.toml: groups.members.field: not used with model = \"endpoints\"",
+                "maps/app.toml: groups.members.item_display: only used with `display = true`",
+                "maps/app.toml: groups.members.remove: model = \"endpoints\" needs `list`, `add` and `remove`",
+                "maps/app.toml: groups.members.list.path: unknown variable {member}; allowed: {id}",
+                "maps/app.toml: groups.members.add.body: \"id={member}\": only the whole strings",
+            ],
+        );
+        let p = problems(&with_groups(
+            "[groups.members]\nmodel = \"user_attribute\"\nremoved_value = \"member\"\n\
+             lookup = { query = { team = \"all\" } }\n",
+        ));
+        assert_has(
+            &p,
+            &[
+                "maps/app.toml: groups.members.field: model = \"user_attribute\" needs `field`",
+                "maps/app.toml: groups.members.lookup: neither `path` nor `query` uses {id}",
+                "maps/app.toml: groups.members.removed_value: only used with `single = true`",
+            ],
+        );
+        // Records need the group's update call; members are not attribute rules; no deactivation.
+        let p = problems(
+            &(with_groups("[groups.members]\nmodel = \"record\"\nfield = \"m\"\n").replace(
+                "[groups.update]\nmethod = \"PATCH\"\npath = \"/g/{id}\"\n",
+                "",
+            ) + "[[groups.attribute]]\nscim = \"members\"\napp = \"m\"\n"),
+        );
+        assert_has(
+            &p,
+            &[
+                "maps/app.toml: groups.members.model: \"record\" writes membership with the group's update call",
+                "maps/app.toml: groups.attribute: membership is declared in `[groups.members]`",
+            ],
+        );
+        let p = problems(&(with_groups("") + "[groups]\ndeactivation = \"endpoint\"\n"));
+        assert!(
+            p.iter()
+                .any(|x| x.contains("groups.deactivation: groups have no `active` state")),
+            "{p:?}"
+        );
+        let p = problems(&(ok_base() + "[users.members]\nmodel = \"record\"\n"));
+        assert_has(
+            &p,
+            &["maps/app.toml: users.members: only groups have members"],
+        );
     }
 }

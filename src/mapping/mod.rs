@@ -32,6 +32,26 @@ pub use template::Template;
 pub struct Mapping {
     pub app: AppSettings,
     pub users: ResourceMapping,
+    /// `None`: the mapping does not serve `/Groups`.
+    pub groups: Option<ResourceMapping>,
+}
+
+impl Mapping {
+    pub fn resource(&self, kind: ResourceKind) -> Option<&ResourceMapping> {
+        match kind {
+            ResourceKind::User => Some(&self.users),
+            ResourceKind::Group => self.groups.as_ref(),
+        }
+    }
+
+    /// How a user record names its groups, when membership is a user attribute (then a user's
+    /// `groups` attribute costs nothing).
+    pub fn user_group_field(&self) -> Option<(&JsonPath, bool)> {
+        match self.groups.as_ref()?.members.as_ref()? {
+            Membership::UserAttribute { field, single, .. } => Some((field, *single)),
+            _ => None,
+        }
+    }
 }
 
 /// How to reach the application.
@@ -67,6 +87,10 @@ pub struct ResourceMapping {
     pub hooks: Hooks,
     /// Attributes the hooks handle without a rule (`script_attributes`).
     pub script_attributes: Vec<AttrPath>,
+    /// Groups: where membership lives (`None` for users, or groups without members).
+    pub members: Option<Membership>,
+    /// Groups: fill `members[].display` (`[groups.members] display = true`).
+    pub member_display: bool,
 }
 
 impl ResourceMapping {
@@ -113,6 +137,54 @@ impl ResourceMapping {
         }
         out
     }
+}
+
+/// How the application stores group membership (see `model::MembersModel`).
+// Built once per configuration and never moved on the request path: size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Membership {
+    /// Member ids in an array of the group record.
+    Record { field: JsonPath, items: MemberItems },
+    /// Per-member endpoints.
+    Endpoints {
+        list: ListEndpoint,
+        items: MemberItems,
+        add: MemberCall,
+        remove: MemberCall,
+    },
+    /// The user record names its group(s).
+    UserAttribute {
+        field: JsonPath,
+        single: bool,
+        removed_value: serde_json::Value,
+        id_type: Option<model::AppType>,
+        /// Narrowed users list (path override, query); `None` = scan the users list.
+        lookup: Option<MemberLookup>,
+    },
+}
+
+/// A users list narrowed to one group's members: path override and query templates (`{id}`).
+#[derive(Debug, Clone)]
+pub struct MemberLookup {
+    pub path: Option<Template>,
+    pub query: Vec<(String, Template)>,
+}
+
+/// How member items look in the application (record array or members listing).
+#[derive(Debug, Clone, Default)]
+pub struct MemberItems {
+    /// Path of the user id in an item object; `None`: items are plain ids.
+    pub id: Option<JsonPath>,
+    pub display: Option<JsonPath>,
+    pub id_type: Option<model::AppType>,
+}
+
+/// A compiled per-member call.
+#[derive(Debug, Clone)]
+pub struct MemberCall {
+    pub endpoint: Endpoint,
+    pub body: Option<serde_json::Value>,
 }
 
 /// A compiled application call.

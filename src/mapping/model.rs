@@ -17,7 +17,7 @@ pub struct MappingFile {
     pub version: u32,
     pub app: AppSection,
     pub users: ResourceSection,
-    /// Groups (issue 3); accepted so that files can be written ahead, refused when present today.
+    /// Groups; absent = `/Groups` is not served (and not advertised).
     #[serde(default)]
     pub groups: Option<ResourceSection>,
 }
@@ -95,7 +95,7 @@ pub enum DeactivationMode {
     Delete,
 }
 
-/// One resource type (users, later groups).
+/// One resource type (`[users]` or `[groups]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceSection {
@@ -139,6 +139,89 @@ pub struct ResourceSection {
     /// Attribute rules, in order.
     #[serde(default, rename = "attribute")]
     pub attributes: Vec<AttributeRule>,
+    /// Groups only: where the application keeps membership.
+    #[serde(default)]
+    pub members: Option<MembersSection>,
+}
+
+/// How the application stores group membership.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MembersModel {
+    /// An array of member ids inside the group record (`field`), written with the group's update.
+    Record,
+    /// Per-member endpoints: `list` the members, `add` one, `remove` one.
+    Endpoints,
+    /// Each user record holds its groups (`field` on the user: an array of group ids, or one
+    /// group id with `single = true`), written with the users' update call.
+    UserAttribute,
+}
+
+/// `[groups.members]`: the membership model and what it needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersSection {
+    pub model: MembersModel,
+    /// `record`: path of the member array in the group record. `user_attribute`: path of the
+    /// group id(s) in the user record.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Member items are objects holding the user id at this path (e.g. `user_id`); absent: the
+    /// items are plain ids. (`record` and `endpoints` models.)
+    #[serde(default)]
+    pub item_id: Option<String>,
+    /// Path of a display name in each member item (with `display = true`).
+    #[serde(default)]
+    pub item_display: Option<String>,
+    /// Fill `members[].display` with the member's name: from `item_display`, else from the
+    /// users the sidecar has seen (never an extra call). Off by default: `display` is optional,
+    /// and some clients and conformance checkers expect members exactly as they sent them.
+    #[serde(default)]
+    pub display: bool,
+    /// How ids are written into bodies: `string` (default) or `number`.
+    #[serde(default)]
+    pub id_type: Option<AppType>,
+    /// `endpoints`: the members listing (`{id}` is the group's application id).
+    #[serde(default)]
+    pub list: Option<ListEndpoint>,
+    /// `endpoints`: adds one member (`{id}`, `{member}` = the user's application id).
+    #[serde(default)]
+    pub add: Option<MemberCall>,
+    /// `endpoints`: removes one member (`{id}`, `{member}`).
+    #[serde(default)]
+    pub remove: Option<MemberCall>,
+    /// `user_attribute`: narrows the users list to one group's members (`{id}` in `query` or
+    /// `path`); without it the sidecar scans the users list (within `users.max_scan`).
+    #[serde(default)]
+    pub lookup: Option<MemberLookup>,
+    /// `user_attribute`: the field holds one group id (e.g. a role), not an array.
+    #[serde(default)]
+    pub single: bool,
+    /// `user_attribute` with `single`: the value written when a user leaves the group
+    /// (default `null`), e.g. the default role.
+    #[serde(default)]
+    pub removed_value: Option<Value>,
+}
+
+/// A per-member call: an endpoint plus an optional JSON body template in which the strings
+/// `"{id}"` and `"{member}"` are replaced by the ids (typed per `id_type`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberCall {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+/// A narrowed users list for one group (`user_attribute` model).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberLookup {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
 }
 
 /// Names of Rhai functions in the resource's script, called at fixed points.

@@ -6,7 +6,8 @@ use super::Provisioner;
 use crate::app_client::{AppCall, AppReply, check_status};
 use crate::error::{AppError, Error, Result};
 use crate::mapping::template::encode_query_component;
-use crate::mapping::{Endpoint, JsonPath, Paging, Template};
+use crate::mapping::{Endpoint, JsonPath, ListEndpoint, Paging, Template};
+use crate::scim::ResourceKind;
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -16,14 +17,44 @@ pub(super) enum Vars<'a> {
     None,
     Id(&'a str),
     Value(&'a str),
+    /// A per-member call: the group's and the user's application ids.
+    Member {
+        id: &'a str,
+        member: &'a str,
+    },
 }
 
 impl Vars<'_> {
     fn lookup(&self, name: &str) -> Option<String> {
         match (self, name) {
             (Vars::Id(v), "id") | (Vars::Value(v), "value") => Some((*v).to_string()),
+            (Vars::Member { id, .. }, "id") => Some((*id).to_string()),
+            (Vars::Member { member, .. }, "member") => Some((*member).to_string()),
             _ => None,
         }
+    }
+}
+
+/// The span/log label of a call: `users.get`, `groups.members.add`, …
+pub(super) fn label(kind: ResourceKind, op: &str) -> &'static str {
+    match (kind, op) {
+        (ResourceKind::User, "get") => "users.get",
+        (ResourceKind::User, "list") => "users.list",
+        (ResourceKind::User, "create") => "users.create",
+        (ResourceKind::User, "update") => "users.update",
+        (ResourceKind::User, "delete") => "users.delete",
+        (ResourceKind::User, "deactivate") => "users.deactivate",
+        (ResourceKind::User, "reactivate") => "users.reactivate",
+        (ResourceKind::Group, "get") => "groups.get",
+        (ResourceKind::Group, "list") => "groups.list",
+        (ResourceKind::Group, "create") => "groups.create",
+        (ResourceKind::Group, "update") => "groups.update",
+        (ResourceKind::Group, "delete") => "groups.delete",
+        (ResourceKind::Group, "members.list") => "groups.members.list",
+        (ResourceKind::Group, "members.add") => "groups.members.add",
+        (ResourceKind::Group, "members.remove") => "groups.members.remove",
+        (ResourceKind::User, _) => "users.other",
+        (ResourceKind::Group, _) => "groups.other",
     }
 }
 
@@ -128,7 +159,7 @@ pub(super) fn wrap(ep: &Endpoint, payload: Value) -> Value {
 pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>> {
     let ep = &p.map().get;
     let path = render(ep, None, Vars::Id(app_id), &[], &[]);
-    match send(p, ep, "users.get", path, None).await {
+    match send(p, ep, label(p.kind, "get"), path, None).await {
         Ok((body, _)) => take_record(ep, body)
             .map(Some)
             .ok_or_else(|| AppError::BadResponse("get: no record in the answer".into()).into()),
@@ -137,12 +168,35 @@ pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>
     }
 }
 
-/// A pushdown lookup narrowing the list call: its path override, query templates and value.
+/// A lookup narrowing the list call (a filter pushdown, or the users of one group): its path
+/// override, query templates and their variables.
 #[derive(Clone, Copy)]
 pub(super) struct Narrow<'a> {
     pub path: Option<&'a Template>,
     pub query: &'a [(String, Template)],
-    pub value: &'a str,
+    pub vars: Vars<'a>,
+}
+
+/// Which listing to page through: a resource's list call (optionally narrowed), or a group's
+/// members listing (`vars` = the group id).
+#[derive(Clone, Copy)]
+pub(super) struct Source<'a> {
+    pub list: &'a ListEndpoint,
+    pub label: &'static str,
+    pub vars: Vars<'a>,
+    pub narrow: Option<Narrow<'a>>,
+}
+
+impl<'a> Source<'a> {
+    /// The resource's own list call, optionally narrowed by a lookup.
+    pub fn of(p: &'a Provisioner, narrow: Option<Narrow<'a>>) -> Source<'a> {
+        Source {
+            list: &p.map().list,
+            label: label(p.kind, "list"),
+            vars: Vars::None,
+            narrow,
+        }
+    }
 }
 
 /// One page of records from the list endpoint (or a pushdown path), with the total if known.
@@ -156,16 +210,16 @@ pub(super) struct Page {
 async fn list_call(
     p: &Provisioner,
     paging_params: &[(String, String)],
-    lookup: Option<Narrow<'_>>,
+    source: Source<'_>,
 ) -> Result<Page> {
-    let list = &p.map().list;
+    let list = source.list;
     let ep = &list.endpoint;
-    let (path_override, templates, vars) = match lookup {
-        Some(n) => (n.path, n.query, Vars::Value(n.value)),
-        None => (None, &[][..], Vars::None),
+    let (path_override, templates, vars) = match source.narrow {
+        Some(n) => (n.path, n.query, n.vars),
+        None => (None, &[][..], source.vars),
     };
     let pq = render(ep, path_override, vars, templates, paging_params);
-    let (mut body, reply) = send(p, ep, "users.list", pq, None).await?;
+    let (mut body, reply) = send(p, ep, source.label, pq, None).await?;
     let total = match (&list.total, &list.total_header) {
         (Some(path), _) => path.get(&body).and_then(as_count),
         (None, Some(h)) => reply
@@ -204,9 +258,9 @@ pub(super) async fn fetch_range(
     p: &Provisioner,
     offset: usize,
     count: usize,
-    lookup: Option<Narrow<'_>>,
+    lookup: Source<'_>,
 ) -> Result<Page> {
-    let paging = &p.map().list.paging;
+    let paging = &lookup.list.paging;
     match paging {
         Paging::None => {
             let mut page = list_call(p, &[], lookup).await?;
@@ -282,8 +336,8 @@ pub(super) async fn fetch_range(
     }
 }
 
-/// Every record (optionally narrowed by a pushdown), refusing with `tooMany` past `max_scan`.
-pub(super) async fn scan_all(p: &Provisioner, lookup: Option<Narrow<'_>>) -> Result<Vec<Value>> {
+/// Every record of a listing, refusing with `tooMany` past `max_scan`.
+pub(super) async fn scan_all(p: &Provisioner, lookup: Source<'_>) -> Result<Vec<Value>> {
     let max_scan = p.map().max_scan;
     // Ask for one more than the bound: getting it proves the bound is exceeded.
     let page = fetch_range(p, 0, max_scan.saturating_add(1), lookup).await?;

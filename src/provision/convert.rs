@@ -1,11 +1,12 @@
 //! Application record → SCIM resource: attribute rules, the `from_app` hook, the SCIM id (the
 //! application's, or a minted one from the store), attributes kept by the sidecar, and `meta`.
 
-use super::Provisioner;
 use super::app_calls::app_id_of;
+use super::{Provisioner, members};
 use crate::error::Result;
 use crate::ids::IdEntry;
 use crate::mapping::{DeactivationMode, IdMode};
+use crate::scim::ResourceKind;
 use serde_json::{Map, Value, json};
 
 /// The hook context: which operation and resource type a hook runs for.
@@ -13,12 +14,36 @@ pub(super) fn hook_ctx(p: &Provisioner, operation: &str) -> Value {
     json!({ "operation": operation, "resource": p.kind.name() })
 }
 
-/// Converts one application record into a SCIM resource.
+/// Converts one application record into a SCIM resource (a group without its members).
 pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
+    to_scim_with(p, record, operation, false).await
+}
+
+/// Converts one application record into a SCIM resource; a group's members are read (in the
+/// mapping's model) only when `with_members`.
+pub(super) async fn to_scim_with(
+    p: &Provisioner,
+    record: Value,
+    operation: &str,
+    with_members: bool,
+) -> Result<Value> {
     let map = p.map();
     let app_id = app_id_of(p, &record)?;
     let mut scim = map.rules.app_to_scim(&record)?;
     let entry = entry_for_app_id(p, &app_id).await?;
+    // Read from the record before the hook takes it. Members kept in the record cost nothing,
+    // so they are always included (projection drops them when not asked for).
+    let free = matches!(map.members, Some(crate::mapping::Membership::Record { .. }));
+    let members = if (with_members || free) && p.kind == ResourceKind::Group {
+        Some(members::current(p, &app_id, &record).await?)
+    } else {
+        None
+    };
+    let groups = if p.kind == ResourceKind::User {
+        members::user_groups(p, &record).await?
+    } else {
+        None
+    };
     if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.from_app) {
         let mut ctx = hook_ctx(p, operation);
         // Lets a script offer defaults only for records the sidecar has no entry for (created in
@@ -36,7 +61,27 @@ pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> 
         // A record that exists in the application is active: deactivation deletes it.
         obj.entry("active").or_insert(Value::Bool(true));
     }
+    if let Some(members) = members {
+        members::set_members(p, &mut scim, &members).await;
+    }
+    if let (Some(groups), Some(obj)) = (groups, scim.as_object_mut())
+        && groups.as_array().is_some_and(|g| !g.is_empty())
+    {
+        obj.insert("groups".into(), groups);
+    }
+    remember_name(p, &scim, &scim_id).await;
     Ok(finish(p, scim, &scim_id))
+}
+
+/// Keeps the display name of a resource the sidecar just saw (see [`crate::ids::Names`]).
+pub(super) async fn remember_name(p: &Provisioner, scim: &Value, scim_id: &str) {
+    let key = match p.kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    };
+    if let Some(name) = scim.get(key).and_then(Value::as_str) {
+        p.names.insert(p.kind, scim_id, name).await;
+    }
 }
 
 /// Sets `id` and `meta` (keeping `meta.created`/`lastModified` produced by the rules).

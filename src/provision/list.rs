@@ -1,21 +1,26 @@
 //! Listing and filtering. A filter is planned in this order:
 //! 1. `id eq "x"`: one read by id;
-//! 2. an equality on `userName` / `externalId`: the id cache (one read by id on a hit; concurrent
+//! 2. an equality on `userName` (a group's `displayName`) / `externalId`: the id cache (one read by id on a hit; concurrent
 //!    misses for one value share one lookup), else as below;
 //! 3. a comparison the application answers natively (a pushdown in the mapping), or an attribute
 //!    kept in the sidecar's store: only those candidates are read;
 //! 4. otherwise a bounded scan of the application's list (`max_scan`, then 400 `tooMany`).
+//!
+//! A group's members are read only for the page shown (or for every candidate when the filter
+//! names `members`), and only when the answer shows them.
 //!
 //! Every candidate is checked against the whole filter by the sidecar, so an application that
 //! matches loosely (substring, case) can never make a filter return the wrong user. Filters on
 //! attributes the mapping does not know are refused (400 `invalidFilter`), never ignored.
 
 use super::Provisioner;
-use super::app_calls::{self, fetch_range, scan_all};
-use super::convert::to_scim;
+use super::app_calls::{self, Source, fetch_range, scan_all};
+use super::convert::to_scim_with;
+use super::members;
 use crate::error::{Error, Result};
 use crate::ids::Lookup;
 use crate::mapping::{DeactivationMode, Pushdown};
+use crate::scim::ResourceKind;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::list::{ListQuery, list_response};
 use serde_json::Value;
@@ -23,37 +28,48 @@ use std::sync::{Arc, Mutex};
 
 pub(super) async fn list(p: &Provisioner, q: &ListQuery) -> Result<Value> {
     let start = q.start_index.max(1);
-    let (resources, total) = match &q.filter {
-        None => unfiltered(p, start - 1, q.count).await?,
+    // A group's members cost application calls: read them for every candidate only when the
+    // filter needs them, else only for the page shown, and only when the answer shows them.
+    let for_filter = members::in_filter(p, q);
+    let (mut resources, total) = match &q.filter {
+        None => unfiltered(p, start - 1, q.count, false).await?,
         Some(filter) => {
             check_known(p, filter)?;
-            let all = filtered(p, filter).await?;
+            let all = filtered(p, filter, for_filter).await?;
             let total = all.len();
-            let page = all.into_iter().skip(start - 1).take(q.count).collect();
+            let page: Vec<Value> = all.into_iter().skip(start - 1).take(q.count).collect();
             (page, total)
         }
     };
+    if members::wanted(p, q) && !for_filter {
+        members::attach(p, &mut resources).await?;
+    }
     let projected = resources.into_iter().map(|r| p.project(r, q)).collect();
     Ok(list_response(projected, total, start))
 }
 
 /// A page of everything: the application's records in its order, then parked users.
-async fn unfiltered(p: &Provisioner, offset: usize, count: usize) -> Result<(Vec<Value>, usize)> {
+async fn unfiltered(
+    p: &Provisioner,
+    offset: usize,
+    count: usize,
+    with: bool,
+) -> Result<(Vec<Value>, usize)> {
     // With count 0 the client only wants the total: ask for one record to learn it.
-    let page = fetch_range(p, offset, count.max(1), None).await?;
+    let page = fetch_range(p, offset, count.max(1), Source::of(p, None)).await?;
     let got = page.records.len();
     let app_total = match page.total {
         Some(t) => t,
         None if got < count.max(1) => offset + got,
         // No total in the answer and a full page: count by listing, within the scan bound.
-        None => fetch_range(p, 0, p.map().max_scan, None)
+        None => fetch_range(p, 0, p.map().max_scan, Source::of(p, None))
             .await?
             .records
             .len(),
     };
     let mut out = Vec::with_capacity(got.min(count));
     for record in page.records.into_iter().take(count) {
-        out.push(to_scim(p, record, "list").await?);
+        out.push(to_scim_with(p, record, "list", with).await?);
     }
     let parked = parked_resources(p).await?;
     let total = app_total + parked.len();
@@ -83,7 +99,10 @@ fn check_known(p: &Provisioner, filter: &Filter) -> Result<()> {
         let is_id = path.name.eq_ignore_ascii_case("id") && path.sub.is_none();
         let is_active = path.name.eq_ignore_ascii_case("active")
             && p.map().deactivation == DeactivationMode::Delete;
-        if !(is_id || is_active || p.map().knows(&path)) {
+        let is_member = path.name.eq_ignore_ascii_case("members")
+            && path.urn.is_none()
+            && p.map().members.is_some();
+        if !(is_id || is_active || is_member || p.map().knows(&path)) {
             return Err(Error::invalid_filter(format!(
                 "cannot filter on `{}`: this mapping does not map that attribute",
                 path
@@ -94,35 +113,51 @@ fn check_known(p: &Provisioner, filter: &Filter) -> Result<()> {
 }
 
 /// Every resource matching `filter`, in a stable order.
-async fn filtered(p: &Provisioner, filter: &Filter) -> Result<Vec<Value>> {
+async fn filtered(p: &Provisioner, filter: &Filter, with: bool) -> Result<Vec<Value>> {
     let candidates = comparisons(filter);
     // 1. by id
     if let Some((_, _, id)) = candidates
         .iter()
         .find(|(path, op, _)| *op == CompareOp::Eq && is_named(path, "id"))
     {
-        return by_id(p, filter, id).await;
+        return by_id(p, filter, id, with).await;
     }
-    // 2. cached userName / externalId
+    // 2. cached userName / displayName / externalId
     for (path, op, value) in &candidates {
         if *op != CompareOp::Eq {
             continue;
         }
-        let which = if is_named(path, "userName") {
-            Lookup::UserName
+        let which = if is_named(path, name_attr(p.kind)) {
+            name_lookup(p.kind)
         } else if is_named(path, "externalId") {
             Lookup::ExternalId
         } else {
             continue;
         };
-        return cached(p, filter, which, path, value).await;
+        return cached(p, filter, which, path, value, with).await;
     }
     // 3./4. pushdown, store, or scan
-    search(p, filter, &candidates).await
+    search(p, filter, &candidates, with).await
 }
 
-async fn by_id(p: &Provisioner, filter: &Filter, id: &str) -> Result<Vec<Value>> {
-    match p.read(id, "list").await {
+/// The attribute that names a resource uniquely for clients: `userName` or `displayName`.
+pub(super) fn name_attr(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    }
+}
+
+/// The id cache keyed by [`name_attr`].
+pub(super) fn name_lookup(kind: ResourceKind) -> Lookup {
+    match kind {
+        ResourceKind::User => Lookup::UserName,
+        ResourceKind::Group => Lookup::DisplayName,
+    }
+}
+
+async fn by_id(p: &Provisioner, filter: &Filter, id: &str, with: bool) -> Result<Vec<Value>> {
+    match p.read_with(id, "list", with).await {
         Ok(r) if filter.matches(&r, p.schema) => Ok(vec![r]),
         Ok(_) => Ok(Vec::new()),
         Err(Error::Client(crate::error::ClientError::NotFound(_))) => Ok(Vec::new()),
@@ -139,6 +174,7 @@ async fn cached(
     which: Lookup,
     path: &AttrPath,
     value: &str,
+    with: bool,
 ) -> Result<Vec<Value>> {
     let found: Arc<Mutex<Option<Vec<Value>>>> = Arc::new(Mutex::new(None));
     let slot = found.clone();
@@ -146,7 +182,7 @@ async fn cached(
     let id = p
         .cache
         .lookup(which, value, || async move {
-            let results = search(p, filter, &candidates).await?;
+            let results = search(p, filter, &candidates, with).await?;
             let first = results
                 .first()
                 .and_then(|r| r.get("id"))
@@ -165,13 +201,14 @@ async fn cached(
     let Some(id) = id else { return Ok(Vec::new()) };
     // Another request (or an earlier one) found the id: read it and re-check, since the user may
     // have been renamed or deleted since.
-    let hit = by_id(p, filter, &id).await?;
+    let hit = by_id(p, filter, &id, with).await?;
     if hit.is_empty() {
         p.cache.invalidate(which, value).await;
         return search(
             p,
             filter,
             &[(path.clone(), CompareOp::Eq, value.to_string())],
+            with,
         )
         .await;
     }
@@ -183,6 +220,7 @@ async fn search(
     p: &Provisioner,
     filter: &Filter,
     candidates: &[(AttrPath, CompareOp, String)],
+    with: bool,
 ) -> Result<Vec<Value>> {
     let map = p.map();
     let pushdown = candidates.iter().find_map(|(path, op, value)| {
@@ -196,11 +234,11 @@ async fn search(
         let narrow = app_calls::Narrow {
             path: pd.path.as_ref(),
             query: &pd.query,
-            value,
+            vars: app_calls::Vars::Value(value),
         };
-        let records = scan_all(p, Some(narrow)).await?;
+        let records = scan_all(p, Source::of(p, Some(narrow))).await?;
         for record in records {
-            let r = to_scim(p, record, "list").await?;
+            let r = to_scim_with(p, record, "list", with).await?;
             if filter.matches(&r, p.schema) {
                 out.push(r);
             }
@@ -210,7 +248,7 @@ async fn search(
     }) {
         let key = path.to_string();
         for entry in p.store.find_by_attr(p.kind, &key, value).await? {
-            let r = match resolve_entry(p, entry).await? {
+            let r = match resolve_entry(p, entry, with).await? {
                 Some(r) => r,
                 None => continue,
             };
@@ -220,8 +258,8 @@ async fn search(
         }
         return Ok(out);
     } else {
-        for record in scan_all(p, None).await? {
-            let r = to_scim(p, record, "list").await?;
+        for record in scan_all(p, Source::of(p, None)).await? {
+            let r = to_scim_with(p, record, "list", with).await?;
             if filter.matches(&r, p.schema) {
                 out.push(r);
             }
@@ -235,10 +273,14 @@ async fn search(
     Ok(out)
 }
 
-async fn resolve_entry(p: &Provisioner, entry: crate::ids::IdEntry) -> Result<Option<Value>> {
+async fn resolve_entry(
+    p: &Provisioner,
+    entry: crate::ids::IdEntry,
+    with: bool,
+) -> Result<Option<Value>> {
     match entry.app_id {
         Some(app_id) => match app_calls::fetch(p, &app_id).await? {
-            Some(record) => Ok(Some(to_scim(p, record, "list").await?)),
+            Some(record) => Ok(Some(to_scim_with(p, record, "list", with).await?)),
             None => Ok(None),
         },
         None => Ok(entry.parked),
@@ -310,16 +352,16 @@ fn comparisons(f: &Filter) -> Vec<(AttrPath, CompareOp, String)> {
     }
 }
 
-/// The user with this `userName`, if any (used by `on_duplicate = "adopt"`).
-pub(super) async fn find_user_name(p: &Provisioner, user_name: &str) -> Result<Option<Value>> {
+/// The resource with this `userName` / `displayName`, if any (`on_duplicate = "adopt"`).
+pub(super) async fn find_by_name(p: &Provisioner, name: &str) -> Result<Option<Value>> {
     let filter = Filter::Compare {
         path: AttrPath {
             urn: None,
-            name: "userName".into(),
+            name: name_attr(p.kind).into(),
             sub: None,
         },
         op: CompareOp::Eq,
-        value: CompValue::String(user_name.to_string()),
+        value: CompValue::String(name.to_string()),
     };
-    Ok(filtered(p, &filter).await?.into_iter().next())
+    Ok(filtered(p, &filter, false).await?.into_iter().next())
 }

@@ -8,8 +8,10 @@
 //! Updates send only what changed: the new resource is mapped onto the current record and
 //! compared with the current resource mapped the same way; no difference means no update call.
 
-use super::app_calls::{self, Vars, app_id_of, render, send, take_record, wrap};
+use super::app_calls::{self, Vars, app_id_of, label, render, send, take_record, wrap};
 use super::convert::{finish, hook_ctx, mint_id, to_scim};
+use super::list::{name_attr, name_lookup};
+use super::members;
 use super::{Provisioner, Target};
 use crate::error::{AppError, ClientError, Error, Result};
 use crate::ids::{IdEntry, Lookup};
@@ -53,13 +55,13 @@ fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -
     Ok(base)
 }
 
-/// Remembers `userName` / `externalId` → SCIM id after a write.
+/// Remembers `userName` (or a group's `displayName`) / `externalId` → SCIM id after a write.
 async fn remember(p: &Provisioner, resource: &Value) {
     let Some(id) = text(resource, "id") else {
         return;
     };
-    if let Some(name) = text(resource, "userName") {
-        p.cache.insert(Lookup::UserName, name, id).await;
+    if let Some(name) = text(resource, name_attr(p.kind)) {
+        p.cache.insert(name_lookup(p.kind), name, id).await;
     }
     if let Some(ext) = text(resource, "externalId") {
         p.cache.insert(Lookup::ExternalId, ext, id).await;
@@ -84,34 +86,52 @@ async fn call_plain(
     Ok(take_record(ep, answer))
 }
 
-/// `POST /Users`.
+/// `POST /Users`, `POST /Groups`.
 pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     let map = p.map();
+    let plural = p.kind.endpoint().to_ascii_lowercase();
     if map.create.is_none() {
-        return Err(not_supported("create users"));
+        return Err(not_supported(&format!("create {plural}")));
     }
-    let user_name = match text(&resource, "userName") {
+    let name_key = name_attr(p.kind);
+    let name = match text(&resource, name_key) {
         Some(n) if !n.trim().is_empty() => n.to_string(),
-        _ => return Err(Error::invalid_value("userName is required")),
+        _ => return Err(Error::invalid_value(format!("{name_key} is required"))),
     };
+    // Members are checked before anything is written, so a bad id leaves no group behind.
+    let members = new_members(p, &resource).await?;
     let active = active_of(&resource);
     if map.deactivation == DeactivationMode::Delete && !active {
         // Created inactive where inactive means "not in the application": park it directly.
         return park_new(p, resource).await;
     }
-    let record = match app_create(p, &resource).await {
+    let record = match app_create(p, &resource, members.as_deref()).await {
         Ok(r) => r,
         Err(Error::App(AppError::Conflict(_))) => {
             return match map.on_duplicate {
                 OnDuplicate::Conflict => Err(Error::uniqueness(format!(
-                    "a User with userName \"{user_name}\" already exists"
+                    "a {} with {name_key} \"{name}\" already exists",
+                    p.kind.name()
                 ))),
-                OnDuplicate::Adopt => adopt(p, resource, &user_name).await,
+                OnDuplicate::Adopt => adopt(p, resource, &name).await,
             };
         }
         Err(e) => return Err(e),
     };
     let app_id = app_id_of(p, &record)?;
+    if let Some(list) = &members
+        && !list.is_empty()
+    {
+        let change = members::Change {
+            adds: list.clone(),
+            removes: Vec::new(),
+            result: list.clone(),
+        };
+        if let Err(e) = members::apply(p, &app_id, &change).await {
+            undo_create(p, &app_id).await;
+            return Err(e);
+        }
+    }
     let kept = map.rules.kept_from_scim(&resource);
     // With store rules, every SCIM-created record gets an entry, even with nothing kept yet: it
     // tells hooks (`ctx.stored`) the record is managed through SCIM.
@@ -134,28 +154,72 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
             .deactivate
             .as_ref()
             .ok_or_else(|| not_supported("deactivate users"))?;
-        if let Some(r) = call_plain(p, ep, "users.deactivate", &app_id).await? {
+        if let Some(r) = call_plain(p, ep, label(p.kind, "deactivate"), &app_id).await? {
             record = r;
         }
     }
-    let scim = to_scim(p, record, "create").await?;
+    let mut scim = to_scim(p, record, "create").await?;
+    if let Some(list) = &members {
+        members::set_members(p, &mut scim, list).await;
+    }
     remember(p, &scim).await;
     Ok(scim)
 }
 
+/// A group's members as sent on create, resolved and checked (`None` for users, or when the
+/// mapping stores no membership and none was sent).
+async fn new_members(p: &Provisioner, resource: &Value) -> Result<Option<Vec<members::Member>>> {
+    if p.kind != crate::scim::ResourceKind::Group {
+        return Ok(None);
+    }
+    let listed = members::listed(resource)?;
+    if p.map().members.is_none() {
+        if listed.is_empty() {
+            return Ok(None);
+        }
+        return Err(Error::invalid_value(
+            "this service provider does not keep group members",
+        ));
+    }
+    Ok(Some(members::resolve(p, listed).await?))
+}
+
+/// Members could not be added to a group just created: delete it again, so a retried create
+/// does not meet a half-made group. Best effort; the original error is what the client sees.
+async fn undo_create(p: &Provisioner, app_id: &str) {
+    let Some(ep) = p.map().delete.as_ref() else {
+        tracing::warn!(
+            app_id,
+            "group created but its members failed; no delete endpoint to undo"
+        );
+        return;
+    };
+    let path = render(ep, None, Vars::Id(app_id), &[], &[]);
+    if let Err(e) = send(p, ep, label(p.kind, "delete"), path, None).await {
+        tracing::warn!(app_id, error = %e, "group created but its members failed; undo failed");
+    }
+}
+
 /// Sends the create call; returns the created record (read back when the answer has none).
-async fn app_create(p: &Provisioner, resource: &Value) -> Result<Value> {
+async fn app_create(
+    p: &Provisioner,
+    resource: &Value,
+    members: Option<&[members::Member]>,
+) -> Result<Value> {
     let map = p.map();
     let ep = map
         .create
         .as_ref()
-        .ok_or_else(|| not_supported("create users"))?;
-    let payload = to_app(p, resource, Value::Object(Map::new()), WriteKind::Create)?;
+        .ok_or_else(|| not_supported("create resources"))?;
+    let mut payload = to_app(p, resource, Value::Object(Map::new()), WriteKind::Create)?;
+    if let Some(list) = members {
+        members::write_into(p, &mut payload, list);
+    }
     let body = wrap(ep, payload);
     let (answer, reply) = send(
         p,
         ep,
-        "users.create",
+        label(p.kind, "create"),
         render(ep, None, Vars::None, &[], &[]),
         Some(&body),
     )
@@ -178,15 +242,14 @@ async fn app_create(p: &Provisioner, resource: &Value) -> Result<Value> {
     })
 }
 
-/// `on_duplicate = "adopt"`: the existing user takes the sent values.
-async fn adopt(p: &Provisioner, resource: Value, user_name: &str) -> Result<Value> {
-    let existing = super::list::find_user_name(p, user_name)
-        .await?
-        .ok_or_else(|| {
-            Error::uniqueness(format!(
-                "a User with userName \"{user_name}\" already exists but cannot be found to adopt"
-            ))
-        })?;
+/// `on_duplicate = "adopt"`: the existing resource takes the sent values.
+async fn adopt(p: &Provisioner, resource: Value, name: &str) -> Result<Value> {
+    let existing = super::list::find_by_name(p, name).await?.ok_or_else(|| {
+        Error::uniqueness(format!(
+            "a {} named \"{name}\" already exists but cannot be found to adopt",
+            p.kind.name()
+        ))
+    })?;
     let id = text(&existing, "id").unwrap_or_default().to_string();
     replace(p, &id, resource).await
 }
@@ -221,12 +284,24 @@ pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(replace(p, id, new)).await;
             };
-            let current = to_scim(p, record.clone(), "update").await?;
-            // A PUT without `active` keeps the current state rather than reactivating.
-            if new.get("active").is_none() {
-                set_active(&mut new, active_of(&current));
+            let mut current = to_scim(p, record.clone(), "update").await?;
+            let mut now = None;
+            if p.kind == crate::scim::ResourceKind::User {
+                // A PUT without `active` keeps the current state rather than reactivating.
+                if new.get("active").is_none() {
+                    set_active(&mut new, active_of(&current));
+                }
+            } else if p.map().members.is_some() {
+                let list = members::current(p, &app_id, &record).await?;
+                members::set_members(p, &mut current, &list).await;
+                // A PUT without `members` keeps them: safer than emptying a team because a
+                // client left the list out. `"members": []` empties it.
+                if new.get("members").is_none() {
+                    members::set_members(p, &mut new, &list).await;
+                }
+                now = Some(list);
             }
-            update_live(p, &app_id, entry, record, current, new).await
+            update_live(p, &app_id, entry, record, current, new, now).await
         }
     }
 }
@@ -247,14 +322,22 @@ pub(super) async fn patch(p: &Provisioner, id: &str, request: &PatchRequest) -> 
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(patch(p, id, request)).await;
             };
-            let current = to_scim(p, record.clone(), "update").await?;
+            let mut current = to_scim(p, record.clone(), "update").await?;
+            // Members are read only when the request may change them (not for a rename).
+            let now = if p.map().members.is_some() && members::touched_by(request) {
+                let list = members::current(p, &app_id, &record).await?;
+                members::set_members(p, &mut current, &list).await;
+                Some(list)
+            } else {
+                None
+            };
             let mut new = current.clone();
             apply_patch(&mut new, request, p.schema)?;
             if new == current {
                 // Nothing changes (an empty Operations list, a repeated value): no application call.
                 return Ok(current);
             }
-            update_live(p, &app_id, entry, record, current, new).await
+            update_live(p, &app_id, entry, record, current, new, now).await
         }
     }
 }
@@ -281,8 +364,9 @@ async fn fetch_live(
     }
 }
 
-/// Applies `new` to a live record: update call if mapped fields change, (de)activation, kept
-/// attributes. `record`/`current` are the record and its SCIM form before the change.
+/// Applies `new` to a live record: update call if mapped fields change, membership calls,
+/// (de)activation, kept attributes. `record`/`current` are the record and its SCIM form before
+/// the change; `now` the group's members when they were read (then `new` says the members).
 async fn update_live(
     p: &Provisioner,
     app_id: &str,
@@ -290,9 +374,15 @@ async fn update_live(
     record: Value,
     current: Value,
     new: Value,
+    now: Option<Vec<members::Member>>,
 ) -> Result<Value> {
     let map = p.map();
     map.rules.check_immutable(&current, &new)?;
+    // Planned (and every added member checked) before anything is written.
+    let change = match &now {
+        Some(list) => Some(members::plan(p, list, members::listed(&new)?).await?),
+        None => None,
+    };
     let (old_active, new_active) = (active_of(&current), active_of(&new));
     if map.deactivation == DeactivationMode::Delete && old_active && !new_active {
         let entry = entry.ok_or_else(|| Error::bug("deactivation by deletion needs minted ids"))?;
@@ -303,13 +393,17 @@ async fn update_live(
     let mut changed = false;
     let mut app_called = false;
 
-    let baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
-    let desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
+    let mut baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
+    let mut desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
+    if let (Some(list), Some(change)) = (&now, &change) {
+        members::write_into(p, &mut baseline, list);
+        members::write_into(p, &mut desired, &change.result);
+    }
     if desired != baseline {
         let (ep, body_kind) = map
             .update
             .as_ref()
-            .ok_or_else(|| not_supported("update users"))?;
+            .ok_or_else(|| not_supported("update these resources"))?;
         let payload = match body_kind {
             UpdateBody::Full => desired,
             UpdateBody::Changes => changes(&baseline, desired),
@@ -318,7 +412,7 @@ async fn update_live(
         let (answer, _) = send(
             p,
             ep,
-            "users.update",
+            label(p.kind, "update"),
             render(ep, None, Vars::Id(app_id), &[], &[]),
             Some(&body),
         )
@@ -328,11 +422,19 @@ async fn update_live(
         app_called = true;
     }
 
+    if let Some(change) = &change
+        && !change.is_empty()
+    {
+        // Per-member calls do not change the group record: no re-read needed for them.
+        members::apply(p, app_id, change).await?;
+        changed = true;
+    }
+
     if map.deactivation == DeactivationMode::Endpoint && old_active != new_active {
         let (ep, label) = if new_active {
-            (map.reactivate.as_ref(), "users.reactivate")
+            (map.reactivate.as_ref(), label(p.kind, "reactivate"))
         } else {
-            (map.deactivate.as_ref(), "users.deactivate")
+            (map.deactivate.as_ref(), label(p.kind, "deactivate"))
         };
         let ep = ep.ok_or_else(|| not_supported("change a user's active state"))?;
         latest = call_plain(p, ep, label, app_id).await?;
@@ -365,16 +467,19 @@ async fn update_live(
             .await?
             .ok_or_else(|| AppError::NotFound("the record vanished during the update".into()))?,
     };
-    let updated = to_scim(p, record, "update").await?;
+    let mut updated = to_scim(p, record, "update").await?;
+    if let Some(change) = &change {
+        members::set_members(p, &mut updated, &change.result).await;
+    }
     forget_renamed(p, &current, &updated).await;
     remember(p, &updated).await;
     Ok(updated)
 }
 
-/// Drops cache entries for a `userName`/`externalId` that changed.
+/// Drops cache entries for a `userName`/`displayName`/`externalId` that changed.
 async fn forget_renamed(p: &Provisioner, before: &Value, after: &Value) {
     for (key, which) in [
-        ("userName", Lookup::UserName),
+        (name_attr(p.kind), name_lookup(p.kind)),
         ("externalId", Lookup::ExternalId),
     ] {
         if let Some(old) = text(before, key)
@@ -418,7 +523,7 @@ async fn deactivate_by_delete(
     match send(
         p,
         ep,
-        "users.delete",
+        label(p.kind, "delete"),
         render(ep, None, Vars::Id(app_id), &[], &[]),
         None,
     )
@@ -447,7 +552,7 @@ async fn update_parked(p: &Provisioner, mut entry: IdEntry, new: Value) -> Resul
         remember(p, &snapshot).await;
         return Ok(snapshot);
     }
-    let record = match app_create(p, &new).await {
+    let record = match app_create(p, &new, None).await {
         Ok(r) => r,
         Err(Error::App(AppError::Conflict(_))) => {
             return Err(Error::uniqueness(
@@ -465,7 +570,7 @@ async fn update_parked(p: &Provisioner, mut entry: IdEntry, new: Value) -> Resul
     Ok(scim)
 }
 
-/// `DELETE /Users/{id}`.
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
 pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
     let map = p.map();
     match p.resolve(id).await? {
@@ -474,11 +579,11 @@ pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
             let ep = map
                 .delete
                 .as_ref()
-                .ok_or_else(|| not_supported("delete users"))?;
+                .ok_or_else(|| not_supported("delete these resources"))?;
             match send(
                 p,
                 ep,
-                "users.delete",
+                label(p.kind, "delete"),
                 render(ep, None, Vars::Id(&app_id), &[], &[]),
                 None,
             )
@@ -496,5 +601,6 @@ pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
         p.store.remove(p.kind, id).await?;
     }
     p.cache.invalidate_id(id).await;
+    p.names.remove(p.kind, id).await;
     Ok(())
 }

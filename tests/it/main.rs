@@ -9,4 +9,5 @@ mod entra_users;
 mod mapping_cases;
 mod okta_users;
 mod reload;
+mod roles_as_groups;
 mod support;

@@ -9,11 +9,13 @@
 //! - [`list`]: list and filter planning (id lookups, cache, pushdown, bounded scans, paging);
 //! - [`write`]: create, replace, patch and delete, with deactivation semantics;
 //! - [`members`]: group membership in the mapping's model (record array, per-member endpoints,
-//!   or an attribute of the user record), member validation and id translation.
+//!   or an attribute of the user record), member validation and id translation;
+//! - [`locks`]: one write at a time per resource (writes are read-modify-write).
 
 mod app_calls;
 mod convert;
 mod list;
+mod locks;
 mod members;
 mod write;
 
@@ -55,6 +57,8 @@ pub struct Provisioner {
     mint_lock: tokio::sync::Mutex<()>,
     /// For groups: the users' provisioner (members are users: validation, ids, user records).
     users: Option<Arc<Provisioner>>,
+    /// Orders writes on one resource (by SCIM id); see [`locks`].
+    write_locks: locks::WriteLocks,
 }
 
 impl Provisioner {
@@ -81,6 +85,7 @@ impl Provisioner {
             public_url: shared.public_url.clone(),
             mint_lock: tokio::sync::Mutex::new(()),
             users,
+            write_locks: locks::WriteLocks::default(),
         })
     }
 
@@ -114,6 +119,7 @@ impl Provisioner {
     /// `PUT /Users/{id}`.
     pub async fn replace(&self, id: &str, body: Value, query: &ListQuery) -> Result<Value> {
         let resource = resource::normalize_input(body, self.schema)?;
+        let _writing = self.write_locks.lock(id).await;
         let updated = write::replace(self, id, resource).await?;
         Ok(self.project(updated, query))
     }
@@ -126,15 +132,19 @@ impl Provisioner {
         patch: &PatchRequest,
         query: &ListQuery,
     ) -> Result<Option<Value>> {
-        let updated = write::patch(self, id, patch).await?;
+        let _writing = self.write_locks.lock(id).await;
         if self.kind == ResourceKind::Group && query.attributes.is_empty() {
+            write::patch(self, id, patch, false).await?;
             return Ok(None);
         }
+        // Asked-for members are read even when the PATCH does not touch them (a rename).
+        let updated = write::patch(self, id, patch, members::wanted(self, query)).await?;
         Ok(Some(self.project(updated, query)))
     }
 
     /// `DELETE /Users/{id}`.
     pub async fn delete(&self, id: &str) -> Result<()> {
+        let _writing = self.write_locks.lock(id).await;
         write::delete(self, id).await
     }
 

@@ -478,6 +478,8 @@ pub(super) async fn apply(p: &Provisioner, group_app_id: &str, change: &Change) 
                 .map(|m| (m, false))
                 .chain(change.adds.iter().map(|m| (m, true)));
             for (m, joining) in edits {
+                // The user's record is read and written back whole: no other write on it between.
+                let _writing = users.write_locks.lock(&m.scim_id).await;
                 let Some(mut record) = app_calls::fetch(users, &m.app_id).await? else {
                     if joining {
                         return Err(Error::invalid_value(format!(

@@ -306,8 +306,14 @@ pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result
     }
 }
 
-/// `PATCH /Users/{id}`.
-pub(super) async fn patch(p: &Provisioner, id: &str, request: &PatchRequest) -> Result<Value> {
+/// `PATCH /Users/{id}`. A group's members are read when the request may change them, or when
+/// `with_members` (the answer shows them).
+pub(super) async fn patch(
+    p: &Provisioner,
+    id: &str,
+    request: &PatchRequest,
+    with_members: bool,
+) -> Result<Value> {
     match p.resolve(id).await? {
         Target::Parked(entry) => {
             let mut new = entry.parked.clone().unwrap_or(Value::Null);
@@ -320,11 +326,13 @@ pub(super) async fn patch(p: &Provisioner, id: &str, request: &PatchRequest) -> 
         }
         Target::App { app_id, entry } => {
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
-                return Box::pin(patch(p, id, request)).await;
+                return Box::pin(patch(p, id, request, with_members)).await;
             };
             let mut current = to_scim(p, record.clone(), "update").await?;
-            // Members are read only when the request may change them (not for a rename).
-            let now = if p.map().members.is_some() && members::touched_by(request) {
+            // Members are read only when the request may change them (not for a rename), or
+            // when the answer shows them.
+            let now = if p.map().members.is_some() && (with_members || members::touched_by(request))
+            {
                 let list = members::current(p, &app_id, &record).await?;
                 members::set_members(p, &mut current, &list).await;
                 Some(list)
@@ -397,7 +405,14 @@ async fn update_live(
     let mut desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
     if let (Some(list), Some(change)) = (&now, &change) {
         members::write_into(p, &mut baseline, list);
-        members::write_into(p, &mut desired, &change.result);
+        // The client's order is for the answer only: the same members in another order are
+        // no change, so they must not make the record differ.
+        let written = if change.is_empty() {
+            list
+        } else {
+            &change.result
+        };
+        members::write_into(p, &mut desired, written);
     }
     if desired != baseline {
         let (ep, body_kind) = map

@@ -1,5 +1,6 @@
 //! Test harness: the example application (which records every request and can inject faults) and
-//! a sidecar in front of it, both in-process on ephemeral ports, plus a small SCIM HTTP client.
+//! a sidecar in front of it, both in-process on ephemeral ports, plus a small SCIM HTTP client,
+//! and for groups the example mapping in each membership model ([`Model`], [`each_model!`]).
 
 #![allow(dead_code)]
 
@@ -437,4 +438,137 @@ scim = "externalId"
 store = true
 "#
     )
+}
+
+/// The three ways a mapping can keep group membership, all served by the example application
+/// (it keeps one membership relation, writable three ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Member ids in the team record (`member_ids`), written with `PATCH /api/v1/teams/{id}`.
+    Record,
+    /// The shipped mapping: `GET`/`POST`/`DELETE /api/v1/teams/{id}/members`.
+    Endpoints,
+    /// Each user record names its teams (`team_ids`), written with the users' `PUT`.
+    UserAttribute,
+}
+
+impl Model {
+    pub const ALL: [Model; 3] = [Model::Record, Model::Endpoints, Model::UserAttribute];
+
+    /// The mapping text for this model: the shipped one, with `[groups.members]` swapped.
+    pub fn mapping_text(self) -> String {
+        match self {
+            Model::Endpoints => example_mapping_text(),
+            Model::Record => with_members_section(
+                "[groups.members]\nmodel = \"record\"\nfield = \"member_ids\"\nid_type = \"number\"\n",
+            ),
+            Model::UserAttribute => with_members_section(
+                "[groups.members]\nmodel = \"user_attribute\"\nfield = \"team_ids\"\n\
+                 id_type = \"number\"\nlookup = { query = { team_id = \"{id}\" } }\n",
+            ),
+        }
+    }
+}
+
+impl Model {
+    /// The application calls that read team `team`'s current members: none for the record model
+    /// (they are in the team record), the members listing, or the users narrowed to the team.
+    pub fn member_reads(self, team: u64) -> Vec<String> {
+        match self {
+            Model::Record => vec![],
+            Model::Endpoints => vec![format!(
+                "GET /api/v1/teams/{team}/members?page=1&per_page=100"
+            )],
+            Model::UserAttribute => vec![format!(
+                "GET /api/v1/users?team_id={team}&page=1&per_page=100"
+            )],
+        }
+    }
+}
+
+/// One `#[tokio::test]` per flow and model: `async fn flow(model: Model)` in the calling module
+/// becomes `record::flow`, `endpoints::flow` and `user_attribute::flow`.
+macro_rules! each_model {
+    ($($flow:ident),* $(,)?) => {
+        mod record {
+            $(#[tokio::test]
+            async fn $flow() {
+                super::$flow(crate::support::Model::Record).await;
+            })*
+        }
+        mod endpoints {
+            $(#[tokio::test]
+            async fn $flow() {
+                super::$flow(crate::support::Model::Endpoints).await;
+            })*
+        }
+        mod user_attribute {
+            $(#[tokio::test]
+            async fn $flow() {
+                super::$flow(crate::support::Model::UserAttribute).await;
+            })*
+        }
+    };
+}
+pub(crate) use each_model;
+
+/// The example mapping with everything from `[groups.members]` on (the last section of the
+/// file, with its list/add/remove tables) replaced by `section`.
+pub fn with_members_section(section: &str) -> String {
+    let text = example_mapping_text();
+    let at = text
+        .find("\n[groups.members]\n")
+        .expect("the example mapping has a [groups.members] section");
+    format!("{}\n{section}", &text[..at])
+}
+
+/// The example mapping without any `[groups…]` section (users only).
+pub fn without_groups_text() -> String {
+    let text = example_mapping_text();
+    let at = text
+        .find("\n[groups]\n")
+        .expect("the example mapping has a [groups] section");
+    text[..at].to_string()
+}
+
+/// The `value`s of a group's `members` (empty when the attribute is absent).
+pub fn member_values(group: &Value) -> Vec<String> {
+    group
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .map(|m| m["value"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Harness {
+    /// The example application behind the example mapping in membership model `model`.
+    pub async fn for_model(model: Model) -> Harness {
+        Harness::with_mapping(&model.mapping_text(), Env::new()).await
+    }
+
+    /// Creates a group as Okta's "Push Groups" does, asserts 201 and returns it; the application
+    /// calls it caused are forgotten.
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> Value {
+        let a = self.post("/Groups", okta_group(name, members)).await;
+        assert_eq!(a.status, 201, "create group {name}: {}", a.body);
+        self.reset();
+        a.body
+    }
+}
+
+/// Okta's create body for a group.
+pub fn okta_group(name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members
+        .iter()
+        .map(|m| serde_json::json!({"value": m}))
+        .collect();
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": name,
+        "members": members
+    })
 }

@@ -284,7 +284,7 @@ impl Reloadable {
     }
 }
 
-/// The config file (when given), the mapping file and every script it uses.
+/// The config file (when given), the mapping file and every script it uses (users and groups).
 pub fn watched_files(
     config_path: Option<&Path>,
     config: &Config,
@@ -292,10 +292,12 @@ pub fn watched_files(
 ) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = config_path.map(Path::to_path_buf).into_iter().collect();
     out.push(config.mapping_file.clone());
-    if let Some(script) = &mapping.users.hooks.script
-        && !out.contains(&script.path)
-    {
-        out.push(script.path.clone());
+    for resource in std::iter::once(&mapping.users).chain(mapping.groups.as_ref()) {
+        if let Some(script) = &resource.hooks.script
+            && !out.contains(&script.path)
+        {
+            out.push(script.path.clone());
+        }
     }
     out
 }

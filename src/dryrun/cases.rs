@@ -115,12 +115,17 @@ pub fn load_case(path: &Path) -> Result<Case, String> {
     Ok(case)
 }
 
-/// The `cases` folder next to a mapping file.
+/// Where a mapping's cases are: `cases/` next to a `mapping.toml`; `cases/NAME/` for any other
+/// mapping file `NAME.toml` (so one folder can hold several mappings and their cases).
 pub fn default_cases_dir(mapping_file: &Path) -> PathBuf {
-    mapping_file
+    let dir = mapping_file
         .parent()
         .unwrap_or(Path::new("."))
-        .join("cases")
+        .join("cases");
+    match mapping_file.file_stem() {
+        Some(stem) if stem != "mapping" => dir.join(stem),
+        _ => dir,
+    }
 }
 
 /// The outcome of one case.
@@ -521,6 +526,22 @@ mod tests {
             ["body[0].v: expected 1, got 2"]
         );
         assert_eq!(diffs(json!(1), json!(1.0), Match::Exact).len(), 1);
+    }
+
+    #[test]
+    fn each_mapping_file_has_its_own_cases_folder() {
+        assert_eq!(
+            default_cases_dir(Path::new("m/app/mapping.toml")),
+            Path::new("m/app/cases")
+        );
+        assert_eq!(
+            default_cases_dir(Path::new("m/app/roles.toml")),
+            Path::new("m/app/cases/roles")
+        );
+        assert_eq!(
+            default_cases_dir(Path::new("mapping.toml")),
+            Path::new("cases")
+        );
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! matches. It never forwards anything anywhere.
 //!
 //! Canned answers are tried in order; the first one whose method and path pattern match and that
-//! has uses left answers. Defaults (see [`DefaultRoute`]) then cover the mapping's endpoints, and
-//! anything else is a 404.
+//! has uses left answers. Defaults (see [`DefaultRoute`]) then cover the mapping's endpoints (users,
+//! groups and group membership calls), and anything else is a 404.
 
-use crate::mapping::{Endpoint, JsonPath, ListEndpoint, Mapping, ResourceMapping, Template};
+use crate::mapping::{
+    Endpoint, JsonPath, ListEndpoint, Mapping, MemberLookup, Membership, ResourceMapping, Template,
+};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -218,15 +220,51 @@ impl DefaultKind {
 /// The default routes for every resource type of a mapping.
 pub fn default_routes(mapping: &Mapping) -> Vec<DefaultRoute> {
     let mut out = Vec::new();
-    for resource in resources(mapping) {
+    for resource in std::iter::once(&mapping.users).chain(mapping.groups.as_ref()) {
+        if let Some(members) = &resource.members {
+            member_routes(members, &mapping.users.list, &mut out);
+        }
         routes_for(resource, &mut out);
     }
     out
 }
 
-/// Every resource type a mapping serves (one place to extend when more exist).
-fn resources(mapping: &Mapping) -> Vec<&ResourceMapping> {
-    vec![&mapping.users]
+/// Group membership calls: member listings and narrowed user lists answer an empty page, adding
+/// and removing a member 204.
+fn member_routes(members: &Membership, users_list: &ListEndpoint, out: &mut Vec<DefaultRoute>) {
+    let empty = |l: &ListEndpoint| DefaultKind::List {
+        records: l.records.clone(),
+        total: l.total.clone(),
+    };
+    match members {
+        Membership::Endpoints {
+            list, add, remove, ..
+        } => {
+            out.push(DefaultRoute {
+                method: list.endpoint.method.clone(),
+                pattern: Pattern::template(&list.endpoint.path),
+                kind: empty(list),
+            });
+            for call in [add, remove] {
+                out.push(DefaultRoute {
+                    method: call.endpoint.method.clone(),
+                    pattern: Pattern::template(&call.endpoint.path),
+                    kind: DefaultKind::NoContent,
+                });
+            }
+        }
+        Membership::UserAttribute {
+            lookup: Some(MemberLookup {
+                path: Some(path), ..
+            }),
+            ..
+        } => out.push(DefaultRoute {
+            method: users_list.endpoint.method.clone(),
+            pattern: Pattern::template(path),
+            kind: empty(users_list),
+        }),
+        Membership::UserAttribute { .. } | Membership::Record { .. } => {}
+    }
 }
 
 fn routes_for(r: &ResourceMapping, out: &mut Vec<DefaultRoute>) {

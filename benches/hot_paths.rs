@@ -136,6 +136,19 @@ fn hooks(c: &mut Criterion) {
         Err(e) => panic!("app_to_scim: {e}"),
     };
     let ctx = json!({"operation": "get", "resource": "User", "stored": true});
+    // The smallest possible hook: the floor of any hook call (argument and result conversion,
+    // the call itself).
+    let identity = match scim_sidecar::mapping::Script::compile(
+        "fn from_app(app, scim, ctx) { scim }",
+        std::path::Path::new("identity.rhai"),
+        &Default::default(),
+    ) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    c.bench_function("hook/identity from_app", |b| {
+        b.iter(|| identity.call_hook("from_app", record.clone(), scim.clone(), ctx.clone()))
+    });
     c.bench_function("hook/from_app (example script)", |b| {
         b.iter(|| script.call_hook(from_app, record.clone(), scim.clone(), ctx.clone()))
     });

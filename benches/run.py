@@ -928,7 +928,8 @@ def machine() -> dict:
                        "rustc": ["rustc", "--version"]}.items():
         try:
             out = subprocess.run(argv, capture_output=True, text=True)
-            versions[name] = (out.stdout + out.stderr).strip().splitlines()[0]
+            first = (out.stdout + out.stderr).strip().splitlines()[0]
+            versions[name] = first.split(" [epoll]")[0].split(" Copyright")[0]
         except (OSError, IndexError):
             versions[name] = "?"
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),

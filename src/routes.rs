@@ -91,8 +91,15 @@ fn method_not_allowed(method: &Method, allow: &'static str) -> Response<Full<Byt
 
 fn record(operation: &'static str, resource: &'static str) {
     let span = tracing::Span::current();
-    span.record("operation", operation);
-    span.record("resource", resource);
+    // Both fields in one update: with JSON logs every update re-serialises the span's fields.
+    let Some(meta) = span.metadata() else { return };
+    let fields = meta.fields();
+    if let (Some(op), Some(res)) = (fields.field("operation"), fields.field("resource")) {
+        span.record_all(&fields.value_set(&[
+            (&op, Some(&operation as &dyn tracing::field::Value)),
+            (&res, Some(&resource as &dyn tracing::field::Value)),
+        ]));
+    }
 }
 
 /// Entry point from the stack.

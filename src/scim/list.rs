@@ -148,13 +148,17 @@ fn parse_attr_list(text: Option<&str>) -> Result<Vec<AttrPath>> {
 /// Renders a ListResponse for one page of already-projected resources.
 pub fn list_response(resources: Vec<Value>, total_results: usize, start_index: usize) -> Value {
     let items = resources.len();
-    json!({
+    let mut body = json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total_results,
         "startIndex": start_index,
         "itemsPerPage": items,
-        "Resources": resources,
-    })
+    });
+    // Moved in, not through `json!`: that would serialise every resource into a copy.
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("Resources".into(), Value::Array(resources));
+    }
+    body
 }
 
 #[cfg(test)]

@@ -59,28 +59,7 @@ pub enum Command {
     /// Dry run: the application calls a SCIM request would make (secrets masked) and the SCIM
     /// answer, against a fake application that answers from --app-answers or with defaults.
     /// Never calls the real application.
-    Explain {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// A request file (`{"method", "path", "headers"?, "body"?}`) or a case file.
-        #[arg(long, conflicts_with_all = ["method", "path", "body"])]
-        request: Option<PathBuf>,
-        /// The request's method (with --path); default GET, or POST with --body.
-        #[arg(long, requires = "path")]
-        method: Option<String>,
-        /// The request's path, relative to the SCIM base path (`/Users?filter=…`).
-        #[arg(long, required_unless_present = "request")]
-        path: Option<String>,
-        /// The request's JSON body, or @FILE to read it from a file.
-        #[arg(long, requires = "path")]
-        body: Option<String>,
-        /// A JSON array of canned application answers (see mappings/README.md).
-        #[arg(long)]
-        app_answers: Option<PathBuf>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Explain(ExplainArgs),
     /// Run a mapping's test cases (the `cases/` folder next to it); report every failing case
     /// with a diff; exit 1 on any failure.
     TestMapping {
@@ -287,13 +266,27 @@ fn read_text(what: &str, path: &Path) -> Result<String, String> {
 }
 
 /// The inputs of `explain`, as parsed by clap.
+#[derive(Debug, Args)]
 pub struct ExplainArgs {
+    #[command(flatten)]
     pub target: TargetArgs,
+    /// A request file (`{"method", "path", "headers"?, "body"?}`) or a case file.
+    #[arg(long, conflicts_with_all = ["method", "path", "body"])]
     pub request: Option<PathBuf>,
+    /// The request's method (with --path); default GET, or POST with --body.
+    #[arg(long, requires = "path")]
     pub method: Option<String>,
+    /// The request's path, relative to the SCIM base path (`/Users?filter=…`).
+    #[arg(long, required_unless_present = "request")]
     pub path: Option<String>,
+    /// The request's JSON body, or @FILE to read it from a file.
+    #[arg(long, requires = "path")]
     pub body: Option<String>,
+    /// A JSON array of canned application answers (see mappings/README.md).
+    #[arg(long)]
     pub app_answers: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
     pub json: bool,
 }
 

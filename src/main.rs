@@ -14,23 +14,7 @@ fn main() -> ExitCode {
         Command::Serve { config, watch } => {
             runtime().block_on(cli::serve(&config, watch, log_format))
         }
-        Command::Explain {
-            target,
-            request,
-            method,
-            path,
-            body,
-            app_answers,
-            json,
-        } => runtime().block_on(cli::explain(cli::ExplainArgs {
-            target,
-            request,
-            method,
-            path,
-            body,
-            app_answers,
-            json,
-        })),
+        Command::Explain(args) => runtime().block_on(cli::explain(args)),
         Command::TestMapping { target, cases } => {
             runtime().block_on(cli::test_mapping(&target, cases.as_deref()))
         }

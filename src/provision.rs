@@ -50,8 +50,7 @@ pub struct Provisioner {
     store: Arc<dyn IdStore>,
     cache: IdCache,
     names: Names,
-    /// `https://host/scim/v2/Users`, for `meta.location`.
-    location_base: String,
+    /// The public SCIM base URL, for `meta.location` and `$ref`.
     public_url: String,
     /// Serialises minting so two concurrent reads of a new record cannot mint two ids for it.
     mint_lock: tokio::sync::Mutex<()>,
@@ -81,7 +80,6 @@ impl Provisioner {
             store: shared.store.clone(),
             cache,
             names: shared.names.clone(),
-            location_base: format!("{}/{}", shared.public_url, kind.endpoint()),
             public_url: shared.public_url.clone(),
             mint_lock: tokio::sync::Mutex::new(()),
             users,
@@ -203,6 +201,16 @@ impl Provisioner {
                 }
             }
         }
+    }
+
+    /// `https://host/scim/v2/Users/{id}` (the id encoded as one segment).
+    fn resource_url(&self, kind: ResourceKind, scim_id: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.public_url,
+            kind.endpoint(),
+            crate::mapping::template::encode_query_component(scim_id)
+        )
     }
 
     fn not_found(&self, id: &str) -> Error {

@@ -196,31 +196,21 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
         }
         [ep, rest @ ..] if ep.eq_ignore_ascii_case("ResourceTypes") && rest.len() <= 1 => {
             record("discovery", "ResourceType");
-            if method != Method::GET {
-                return method_not_allowed(&method, "GET");
-            }
-            match rest {
-                [] => json_response(200, &state.discovery.resource_types),
-                [name] => match state.discovery.resource_type(name) {
-                    Some(doc) => json_response(200, doc),
-                    None => fail(Error::not_found(format!("no resource type named {name}"))),
-                },
-                _ => fail(Error::not_found("no such resource type")),
-            }
+            discovery_doc(&method, rest, &state.discovery.resource_types, |name| {
+                state
+                    .discovery
+                    .resource_type(name)
+                    .ok_or_else(|| Error::not_found(format!("no resource type named {name}")))
+            })
         }
         [ep, rest @ ..] if ep.eq_ignore_ascii_case("Schemas") && rest.len() <= 1 => {
             record("discovery", "Schema");
-            if method != Method::GET {
-                return method_not_allowed(&method, "GET");
-            }
-            match rest {
-                [] => json_response(200, &state.discovery.schemas),
-                [urn] => match state.discovery.schema(urn) {
-                    Some(doc) => json_response(200, doc),
-                    None => fail(Error::not_found(format!("no schema {urn}"))),
-                },
-                _ => fail(Error::not_found("no such schema")),
-            }
+            discovery_doc(&method, rest, &state.discovery.schemas, |urn| {
+                state
+                    .discovery
+                    .schema(urn)
+                    .ok_or_else(|| Error::not_found(format!("no schema {urn}")))
+            })
         }
         [ep, ..]
             if ["Bulk", "Me", ".search"]
@@ -239,6 +229,26 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
             record("unknown", "-");
             fail(Error::not_found("no SCIM endpoint at this path"))
         }
+    }
+}
+
+/// `GET /ResourceTypes[/{name}]` and `GET /Schemas[/{urn}]`: the whole list, or one entry.
+fn discovery_doc<'a>(
+    method: &Method,
+    rest: &[&str],
+    all: &'a Value,
+    one: impl FnOnce(&str) -> Result<&'a Value, Error>,
+) -> Response<Full<Bytes>> {
+    if method != Method::GET {
+        return method_not_allowed(method, "GET");
+    }
+    match rest {
+        [] => json_response(200, all),
+        [name] => match one(name) {
+            Ok(doc) => json_response(200, doc),
+            Err(e) => fail(e),
+        },
+        _ => fail(Error::not_found("no such discovery document")),
     }
 }
 

@@ -115,16 +115,17 @@ fn discovery_for(config: &Config, mapping: &Mapping) -> Discovery {
         etag: false,
         documentation_uri: None,
     };
-    let attr = |name: &str, sub: Option<&str>| AttrPath {
-        urn: None,
-        name: name.into(),
-        sub: sub.map(str::to_string),
+    // `members` and a user's `groups` are served by the sidecar, not by attribute rules.
+    let references = |name: &str| {
+        ["value", "$ref", "display", "type"].map(|sub| AttrPath {
+            urn: None,
+            name: name.into(),
+            sub: Some(sub.into()),
+        })
     };
     let mut user_attributes = mapping.users.advertised();
     if mapping.user_group_field().is_some() {
-        for sub in ["value", "$ref", "display", "type"] {
-            user_attributes.push(attr("groups", Some(sub)));
-        }
+        user_attributes.extend(references("groups"));
     }
     let mut advertised = vec![Advertised {
         kind: ResourceKind::User,
@@ -134,9 +135,7 @@ fn discovery_for(config: &Config, mapping: &Mapping) -> Discovery {
     if let Some(groups) = &mapping.groups {
         let mut attributes = groups.advertised();
         if groups.members.is_some() {
-            for sub in ["value", "$ref", "display", "type"] {
-                attributes.push(attr("members", Some(sub)));
-            }
+            attributes.extend(references("members"));
         }
         advertised.push(Advertised {
             kind: ResourceKind::Group,

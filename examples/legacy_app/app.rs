@@ -216,13 +216,17 @@ impl State {
         v
     }
 
+    /// The ids of a team's members, ascending.
+    fn member_ids(&self, team_id: u64) -> Vec<u64> {
+        self.memberships
+            .range((team_id, 0)..=(team_id, u64::MAX))
+            .map(|(_, u)| *u)
+            .collect()
+    }
+
     /// A team as the API shows it, with its member ids.
     fn team_json(&self, team: &Team) -> Value {
-        let members: Vec<u64> = self
-            .memberships
-            .range((team.id, 0)..=(team.id, u64::MAX))
-            .map(|(_, u)| *u)
-            .collect();
+        let members = self.member_ids(team.id);
         json!({
             "id": team.id,
             "name": team.name,
@@ -427,13 +431,7 @@ impl LegacyApp {
     pub fn team_members(&self, team_id: u64) -> Option<Vec<u64>> {
         let state = self.shared.lock();
         state.teams.get(&team_id)?;
-        Some(
-            state
-                .memberships
-                .range((team_id, 0)..=(team_id, u64::MAX))
-                .map(|(_, u)| *u)
-                .collect(),
-        )
+        Some(state.member_ids(team_id))
     }
 
     /// Adds a team with these members directly (not recorded as a request); returns its id.
@@ -665,11 +663,7 @@ fn route(shared: &Shared, method: &Method, path: &str, query: Option<&str>, body
     let Some(rest) = path.strip_prefix("/api/v1/users") else {
         return not_found();
     };
-    let segments: Vec<&str> = if rest.is_empty() {
-        Vec::new()
-    } else if let Some(rest) = rest.strip_prefix('/') {
-        rest.split('/').collect()
-    } else {
+    let Some(segments) = segments(rest) else {
         return not_found();
     };
     match segments.as_slice() {
@@ -712,7 +706,18 @@ fn parse_id(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-fn list(shared: &Shared, query: Option<&str>) -> Resp {
+/// The segments after a collection's prefix (`""` → none, `"/5/members"` → `["5", "members"]`);
+/// `None` when the prefix is only part of a longer name (`/api/v1/usersx`).
+fn segments(rest: &str) -> Option<Vec<&str>> {
+    if rest.is_empty() {
+        Some(Vec::new())
+    } else {
+        Some(rest.strip_prefix('/')?.split('/').collect())
+    }
+}
+
+/// `page` (from 1) and `per_page` (default 25, at most 100), as every list reads them.
+fn paging(query: Option<&str>) -> (u64, u64) {
     let page = query_param(query, "page")
         .and_then(|p| p.trim().parse::<i64>().ok())
         .filter(|p| *p >= 1)
@@ -721,6 +726,21 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
         .and_then(|p| p.trim().parse::<i64>().ok())
         .filter(|p| *p >= 1)
         .map_or(DEFAULT_PER_PAGE, |p| p.unsigned_abs().min(MAX_PER_PAGE));
+    (page, per_page)
+}
+
+/// The items of one page.
+fn page_of<T>(items: impl IntoIterator<Item = T>, page: u64, per_page: u64) -> Vec<T> {
+    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    items
+        .into_iter()
+        .skip(skip)
+        .take(per_page as usize)
+        .collect()
+}
+
+fn list(shared: &Shared, query: Option<&str>) -> Resp {
+    let (page, per_page) = paging(query);
     let email = query_param(query, "email")
         .filter(|e| !e.is_empty())
         .map(|e| e.to_lowercase());
@@ -743,11 +763,8 @@ fn list(shared: &Shared, query: Option<&str>) -> Resp {
         })
         .filter(|u| role.as_ref().is_none_or(|r| u.role.as_ref() == Some(r)))
         .collect();
-    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let data: Vec<Value> = matching
-        .iter()
-        .skip(skip)
-        .take(per_page as usize)
+    let data: Vec<Value> = page_of(&matching, page, per_page)
+        .into_iter()
         .map(|u| state.user_json(u))
         .collect();
     json_response(
@@ -1029,28 +1046,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 mod teams {
     use super::*;
 
-    /// Paging parameters as the users list reads them.
-    fn paging(query: Option<&str>) -> (u64, u64) {
-        let page = query_param(query, "page")
-            .and_then(|p| p.trim().parse::<i64>().ok())
-            .filter(|p| *p >= 1)
-            .map_or(1, |p| p.unsigned_abs());
-        let per_page = query_param(query, "per_page")
-            .and_then(|p| p.trim().parse::<i64>().ok())
-            .filter(|p| *p >= 1)
-            .map_or(DEFAULT_PER_PAGE, |p| p.unsigned_abs().min(MAX_PER_PAGE));
-        (page, per_page)
-    }
-
-    fn page_of<T>(items: Vec<T>, page: u64, per_page: u64) -> Vec<T> {
-        let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-        items
-            .into_iter()
-            .skip(skip)
-            .take(per_page as usize)
-            .collect()
-    }
-
     pub(super) fn route(
         shared: &Shared,
         method: &Method,
@@ -1058,11 +1053,7 @@ mod teams {
         query: Option<&str>,
         body: &[u8],
     ) -> Resp {
-        let segments: Vec<&str> = if rest.is_empty() {
-            Vec::new()
-        } else if let Some(rest) = rest.strip_prefix('/') {
-            rest.split('/').collect()
-        } else {
+        let Some(segments) = segments(rest) else {
             return not_found();
         };
         match segments.as_slice() {
@@ -1111,17 +1102,20 @@ mod teams {
             .filter(|n| !n.is_empty())
             .map(|n| n.to_lowercase());
         let state = shared.lock();
-        let matching: Vec<Value> = state
+        let matching: Vec<&Team> = state
             .teams
             .values()
             .filter(|t| name.as_ref().is_none_or(|n| t.name.to_lowercase() == *n))
-            .map(|t| state.team_json(t))
             .collect();
         let total = matching.len();
+        let data: Vec<Value> = page_of(matching, page, per_page)
+            .into_iter()
+            .map(|t| state.team_json(t))
+            .collect();
         json_response(
             StatusCode::OK,
             &json!({
-                "data": page_of(matching, page, per_page),
+                "data": data,
                 "meta": {"page": page, "per_page": per_page, "total": total},
             }),
         )
@@ -1291,19 +1285,19 @@ mod teams {
         if !state.teams.contains_key(&id) {
             return not_found();
         }
-        let all: Vec<Value> = state
-            .memberships
-            .range((id, 0)..=(id, u64::MAX))
-            .map(|(_, u)| {
-                let email = state.users.get(u).map(|u| u.email.clone());
+        let all = state.member_ids(id);
+        let total = all.len();
+        let members: Vec<Value> = page_of(all, page, per_page)
+            .into_iter()
+            .map(|u| {
+                let email = state.users.get(&u).map(|u| u.email.clone());
                 json!({"user_id": u, "email": email})
             })
             .collect();
-        let total = all.len();
         json_response(
             StatusCode::OK,
             &json!({
-                "members": page_of(all, page, per_page),
+                "members": members,
                 "meta": {"page": page, "per_page": per_page, "total": total},
             }),
         )

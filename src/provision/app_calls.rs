@@ -155,11 +155,24 @@ pub(super) fn wrap(ep: &Endpoint, payload: Value) -> Value {
     }
 }
 
+/// Sends a call on one record (get, update, delete, (de)activate): the templates take its
+/// application id as `{id}`; a body is wrapped as the endpoint asks. `op` names the call in logs.
+pub(super) async fn send_for(
+    p: &Provisioner,
+    ep: &Endpoint,
+    op: &str,
+    app_id: &str,
+    body: Option<Value>,
+) -> Result<(Value, AppReply)> {
+    let path = render(ep, None, Vars::Id(app_id), &[], &[]);
+    let body = body.map(|b| wrap(ep, b));
+    send(p, ep, label(p.kind, op), path, body.as_ref()).await
+}
+
 /// Reads one record by application id; `None` when the application says it does not exist.
 pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>> {
     let ep = &p.map().get;
-    let path = render(ep, None, Vars::Id(app_id), &[], &[]);
-    match send(p, ep, label(p.kind, "get"), path, None).await {
+    match send_for(p, ep, "get", app_id, None).await {
         Ok((body, _)) => take_record(ep, body)
             .map(Some)
             .ok_or_else(|| AppError::BadResponse("get: no record in the answer".into()).into()),
@@ -352,11 +365,20 @@ pub(super) async fn scan_all(p: &Provisioner, lookup: Source<'_>) -> Result<Vec<
 
 /// The application id in a record, as text.
 pub(super) fn app_id_of(p: &Provisioner, record: &Value) -> Result<String> {
-    match p.map().id_field.get(record) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => {
-            Err(AppError::BadResponse(format!("record has no id at `{}`", p.map().id_field)).into())
-        }
+    p.map()
+        .id_field
+        .get(record)
+        .and_then(id_text)
+        .ok_or_else(|| {
+            AppError::BadResponse(format!("record has no id at `{}`", p.map().id_field)).into()
+        })
+}
+
+/// An application id as text: a non-empty string, or a number (`1001` → `"1001"`).
+pub(super) fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! application's, or a minted one from the store), attributes kept by the sidecar, and `meta`.
 
 use super::app_calls::app_id_of;
+use super::list::name_attr;
 use super::{Provisioner, members};
 use crate::error::Result;
 use crate::ids::IdEntry;
@@ -14,9 +15,21 @@ pub(super) fn hook_ctx(p: &Provisioner, operation: &str) -> Value {
     json!({ "operation": operation, "resource": p.kind.name() })
 }
 
-/// Converts one application record into a SCIM resource (a group without its members).
+/// Which of a group's members a conversion includes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Members {
+    /// None: the caller sets them itself (writes read them once, when they need them).
+    Skip,
+    /// Those kept in the record itself (free); projection drops them when not asked for.
+    IfFree,
+    /// All, read in the mapping's model.
+    Read,
+}
+
+/// Converts one application record into a SCIM resource (a group without members that cost an
+/// application call).
 pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
-    to_scim_with(p, record, operation, false).await
+    convert(p, record, operation, Members::IfFree).await
 }
 
 /// Converts one application record into a SCIM resource; a group's members are read (in the
@@ -27,14 +40,33 @@ pub(super) async fn to_scim_with(
     operation: &str,
     with_members: bool,
 ) -> Result<Value> {
+    let members = if with_members {
+        Members::Read
+    } else {
+        Members::IfFree
+    };
+    convert(p, record, operation, members).await
+}
+
+/// Converts one application record into a SCIM resource without a group's members, for writes
+/// that read the members themselves.
+pub(super) async fn to_scim_bare(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
+    convert(p, record, operation, Members::Skip).await
+}
+
+async fn convert(p: &Provisioner, record: Value, operation: &str, with: Members) -> Result<Value> {
     let map = p.map();
     let app_id = app_id_of(p, &record)?;
     let mut scim = map.rules.app_to_scim(&record)?;
     let entry = entry_for_app_id(p, &app_id).await?;
-    // Read from the record before the hook takes it. Members kept in the record cost nothing,
-    // so they are always included (projection drops them when not asked for).
+    // Read from the record before the hook takes it.
     let free = matches!(map.members, Some(crate::mapping::Membership::Record { .. }));
-    let members = if (with_members || free) && p.kind == ResourceKind::Group {
+    let read = match with {
+        Members::Skip => false,
+        Members::IfFree => free,
+        Members::Read => true,
+    };
+    let members = if read && p.kind == ResourceKind::Group {
         Some(members::current(p, &app_id, &record).await?)
     } else {
         None
@@ -73,13 +105,18 @@ pub(super) async fn to_scim_with(
     Ok(finish(p, scim, &scim_id))
 }
 
-/// Keeps the display name of a resource the sidecar just saw (see [`crate::ids::Names`]).
-pub(super) async fn remember_name(p: &Provisioner, scim: &Value, scim_id: &str) {
-    let key = match p.kind {
-        ResourceKind::User => "userName",
-        ResourceKind::Group => "displayName",
-    };
-    if let Some(name) = scim.get(key).and_then(Value::as_str) {
+/// Keeps the display name of a resource the sidecar just saw (see [`crate::ids::Names`]). Only
+/// group membership reads these names: without it, nothing is kept (one cache write less per
+/// converted record).
+async fn remember_name(p: &Provisioner, scim: &Value, scim_id: &str) {
+    if p.mapping
+        .groups
+        .as_ref()
+        .is_none_or(|g| g.members.is_none())
+    {
+        return;
+    }
+    if let Some(name) = scim.get(name_attr(p.kind)).and_then(Value::as_str) {
         p.names.insert(p.kind, scim_id, name).await;
     }
 }
@@ -96,11 +133,7 @@ pub(super) fn finish(p: &Provisioner, mut scim: Value, scim_id: &str) -> Value {
     meta.insert("resourceType".into(), Value::String(p.kind.name().into()));
     meta.insert(
         "location".into(),
-        Value::String(format!(
-            "{}/{}",
-            p.location_base,
-            crate::mapping::template::encode_query_component(scim_id)
-        )),
+        Value::String(p.resource_url(p.kind, scim_id)),
     );
     // `id` first: easier to read in logs and by admins.
     let mut out = Map::with_capacity(obj.len() + 2);

@@ -8,7 +8,7 @@
 //! added member is checked to be an existing user *before* any write of the request, so a bad id
 //! gives 400 `invalidValue` naming it and nothing is half-applied.
 
-use super::app_calls::{self, Narrow, Source, Vars, label, render, send, wrap};
+use super::app_calls::{self, Narrow, Source, Vars, app_id_of, id_text, label, render, send, wrap};
 use super::{Provisioner, Target, convert};
 use crate::error::{Error, Result};
 use crate::mapping::model::AppType;
@@ -224,14 +224,9 @@ pub(super) async fn resolve(
 
 /// A member item's user id as text (ids may be numbers in the application).
 fn item_id(items: &MemberItems, item: &Value) -> Option<String> {
-    let v = match &items.id {
-        Some(path) => path.get(item)?,
-        None => item,
-    };
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    match &items.id {
+        Some(path) => id_text(path.get(item)?),
+        None => id_text(item),
     }
 }
 
@@ -298,12 +293,12 @@ pub(super) async fn current(
                 if !holds(field.get(&record), group_app_id) {
                     continue;
                 }
+                let app_id = app_id_of(users, &record)?;
                 let scim = Box::pin(convert::to_scim(users, record, "list")).await?;
                 if let Some(id) = scim.get("id").and_then(Value::as_str) {
-                    // The SCIM id is final here; remember it as the app id is not needed.
                     out.push(Member {
                         scim_id: id.to_string(),
-                        app_id: String::new(),
+                        app_id,
                         display: scim
                             .get("userName")
                             .and_then(Value::as_str)
@@ -311,7 +306,7 @@ pub(super) async fn current(
                     });
                 }
             }
-            return fill_app_ids(users, out).await;
+            return Ok(out);
         }
     };
     let mut out = Vec::with_capacity(found.len());
@@ -352,24 +347,9 @@ pub(super) async fn attach(p: &Provisioner, resources: &mut [Value]) -> Result<(
     Ok(())
 }
 
-/// Application ids for members found by their SCIM ids (user-attribute scans).
-async fn fill_app_ids(users: &Provisioner, mut members: Vec<Member>) -> Result<Vec<Member>> {
-    for m in &mut members {
-        m.app_id = match users.resolve(&m.scim_id).await? {
-            Target::App { app_id, .. } => app_id,
-            Target::Parked(_) => m.scim_id.clone(),
-        };
-    }
-    Ok(members)
-}
-
 /// Whether a user's group field (an array of ids, or one id) holds `group_app_id`.
 fn holds(field: Option<&Value>, group_app_id: &str) -> bool {
-    let same = |v: &Value| match v {
-        Value::String(s) => s == group_app_id,
-        Value::Number(n) => n.to_string() == group_app_id,
-        _ => false,
-    };
+    let same = |v: &Value| id_text(v).as_deref() == Some(group_app_id);
     match field {
         Some(Value::Array(ids)) => ids.iter().any(same),
         Some(v) => same(v),
@@ -394,11 +374,7 @@ pub(super) async fn render_members(p: &Provisioner, members: &[Member]) -> Value
         item.insert("type".into(), Value::String("User".into()));
         item.insert(
             "$ref".into(),
-            Value::String(format!(
-                "{}/Users/{}",
-                p.public_url,
-                crate::mapping::template::encode_query_component(&m.scim_id)
-            )),
+            Value::String(p.resource_url(ResourceKind::User, &m.scim_id)),
         );
         out.push(Value::Object(item));
     }
@@ -563,14 +539,7 @@ async fn update_user(
             v
         }
     };
-    send(
-        users,
-        ep,
-        label(ResourceKind::User, "update"),
-        render(ep, None, Vars::Id(app_id), &[], &[]),
-        Some(&wrap(ep, payload)),
-    )
-    .await?;
+    app_calls::send_for(users, ep, "update", app_id, Some(payload)).await?;
     Ok(())
 }
 
@@ -662,25 +631,13 @@ pub(super) async fn user_groups(p: &Provisioner, record: &Value) -> Result<Optio
         }
         item.insert(
             "$ref".into(),
-            Value::String(format!(
-                "{}/Groups/{}",
-                p.public_url,
-                crate::mapping::template::encode_query_component(&scim_id)
-            )),
+            Value::String(p.resource_url(ResourceKind::Group, &scim_id)),
         );
         item.insert("type".into(), Value::String("direct".into()));
         item.insert("value".into(), Value::String(scim_id));
         out.push(Value::Object(item));
     }
     Ok(Some(Value::Array(out)))
-}
-
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

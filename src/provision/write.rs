@@ -8,8 +8,8 @@
 //! Updates send only what changed: the new resource is mapped onto the current record and
 //! compared with the current resource mapped the same way; no difference means no update call.
 
-use super::app_calls::{self, Vars, app_id_of, label, render, send, take_record, wrap};
-use super::convert::{finish, hook_ctx, mint_id, to_scim};
+use super::app_calls::{self, Vars, app_id_of, label, render, send, send_for, take_record, wrap};
+use super::convert::{finish, hook_ctx, mint_id, to_scim, to_scim_bare};
 use super::list::{name_attr, name_lookup};
 use super::members;
 use super::{Provisioner, Target};
@@ -72,17 +72,10 @@ async fn remember(p: &Provisioner, resource: &Value) {
 async fn call_plain(
     p: &Provisioner,
     ep: &Endpoint,
-    label: &'static str,
+    op: &str,
     app_id: &str,
 ) -> Result<Option<Value>> {
-    let (answer, _) = send(
-        p,
-        ep,
-        label,
-        render(ep, None, Vars::Id(app_id), &[], &[]),
-        None,
-    )
-    .await?;
+    let (answer, _) = send_for(p, ep, op, app_id, None).await?;
     Ok(take_record(ep, answer))
 }
 
@@ -154,7 +147,7 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
             .deactivate
             .as_ref()
             .ok_or_else(|| not_supported("deactivate users"))?;
-        if let Some(r) = call_plain(p, ep, label(p.kind, "deactivate"), &app_id).await? {
+        if let Some(r) = call_plain(p, ep, "deactivate", &app_id).await? {
             record = r;
         }
     }
@@ -194,8 +187,7 @@ async fn undo_create(p: &Provisioner, app_id: &str) {
         );
         return;
     };
-    let path = render(ep, None, Vars::Id(app_id), &[], &[]);
-    if let Err(e) = send(p, ep, label(p.kind, "delete"), path, None).await {
+    if let Err(e) = send_for(p, ep, "delete", app_id, None).await {
         tracing::warn!(app_id, error = %e, "group created but its members failed; undo failed");
     }
 }
@@ -284,7 +276,7 @@ pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(replace(p, id, new)).await;
             };
-            let mut current = to_scim(p, record.clone(), "update").await?;
+            let mut current = to_scim_bare(p, record.clone(), "update").await?;
             let mut now = None;
             if p.kind == crate::scim::ResourceKind::User {
                 // A PUT without `active` keeps the current state rather than reactivating.
@@ -328,7 +320,7 @@ pub(super) async fn patch(
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(patch(p, id, request, with_members)).await;
             };
-            let mut current = to_scim(p, record.clone(), "update").await?;
+            let mut current = to_scim_bare(p, record.clone(), "update").await?;
             // Members are read only when the request may change them (not for a rename), or
             // when the answer shows them.
             let now = if p.map().members.is_some() && (with_members || members::touched_by(request))
@@ -423,15 +415,7 @@ async fn update_live(
             UpdateBody::Full => desired,
             UpdateBody::Changes => changes(&baseline, desired),
         };
-        let body = wrap(ep, payload);
-        let (answer, _) = send(
-            p,
-            ep,
-            label(p.kind, "update"),
-            render(ep, None, Vars::Id(app_id), &[], &[]),
-            Some(&body),
-        )
-        .await?;
+        let (answer, _) = send_for(p, ep, "update", app_id, Some(payload)).await?;
         latest = take_record(ep, answer);
         changed = true;
         app_called = true;
@@ -446,13 +430,13 @@ async fn update_live(
     }
 
     if map.deactivation == DeactivationMode::Endpoint && old_active != new_active {
-        let (ep, label) = if new_active {
-            (map.reactivate.as_ref(), label(p.kind, "reactivate"))
+        let (ep, op) = if new_active {
+            (map.reactivate.as_ref(), "reactivate")
         } else {
-            (map.deactivate.as_ref(), label(p.kind, "deactivate"))
+            (map.deactivate.as_ref(), "deactivate")
         };
         let ep = ep.ok_or_else(|| not_supported("change a user's active state"))?;
-        latest = call_plain(p, ep, label, app_id).await?;
+        latest = call_plain(p, ep, op, app_id).await?;
         changed = true;
         app_called = true;
     }
@@ -535,15 +519,7 @@ async fn deactivate_by_delete(
     entry.kept = map.rules.kept_from_scim(&snapshot);
     entry.parked = Some(snapshot.clone());
     p.store.put(p.kind, entry.clone()).await?;
-    match send(
-        p,
-        ep,
-        label(p.kind, "delete"),
-        render(ep, None, Vars::Id(app_id), &[], &[]),
-        None,
-    )
-    .await
-    {
+    match send_for(p, ep, "delete", app_id, None).await {
         Ok(_) | Err(Error::App(AppError::NotFound(_))) => {}
         Err(e) => return Err(e),
     }
@@ -595,15 +571,7 @@ pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
                 .delete
                 .as_ref()
                 .ok_or_else(|| not_supported("delete these resources"))?;
-            match send(
-                p,
-                ep,
-                label(p.kind, "delete"),
-                render(ep, None, Vars::Id(&app_id), &[], &[]),
-                None,
-            )
-            .await
-            {
+            match send_for(p, ep, "delete", &app_id, None).await {
                 Ok(_) => {}
                 Err(Error::App(AppError::NotFound(_)))
                     if entry.as_ref().is_some_and(|e| e.parked.is_some()) => {}

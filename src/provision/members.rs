@@ -145,7 +145,18 @@ pub(super) async fn plan(
             None => unknown.push((scim_id.clone(), display.clone())),
         }
     }
-    let added = resolve(p, unknown).await?;
+    for m in current {
+        if !desired.iter().any(|(id, _)| *id == m.scim_id) {
+            change.removes.push(m.clone());
+        }
+    }
+    // Per-member calls cannot be rolled back: when a change needs more than one, every added
+    // user is read from the application first (not trusted to the names cache, which may
+    // remember a user deleted since), so an unknown member fails the request before any write.
+    // The `user_attribute` model reads every affected user before writing anyway (`apply`).
+    let confirm = matches!(membership(p), Some(Membership::Endpoints { .. }))
+        && unknown.len() + change.removes.len() > 1;
+    let added = resolve(p, unknown, confirm).await?;
     for m in added {
         if let Some(slot) = change.result.iter().position(|r| r.scim_id == m.scim_id) {
             change.result[slot] = m.clone();
@@ -161,20 +172,16 @@ pub(super) async fn plan(
             .position(|(id, _)| *id == m.scim_id)
             .unwrap_or(usize::MAX)
     });
-    for m in current {
-        if !desired.iter().any(|(id, _)| *id == m.scim_id) {
-            change.removes.push(m.clone());
-        }
-    }
     Ok(change)
 }
 
 /// Resolves SCIM user ids to application ids, checking that each user exists (the names cache
-/// answers for users the sidecar saw recently; others are read once). The first unknown id fails
-/// the whole request with 400 `invalidValue`.
+/// answers for users the sidecar saw recently unless `confirm` asks for a read of each; others
+/// are read once). The first unknown id fails the whole request with 400 `invalidValue`.
 pub(super) async fn resolve(
     p: &Provisioner,
     ids: Vec<(String, Option<String>)>,
+    confirm: bool,
 ) -> Result<Vec<Member>> {
     let users = users(p)?;
     let mut out = Vec::with_capacity(ids.len());
@@ -197,7 +204,10 @@ pub(super) async fn resolve(
                 )));
             }
         };
-        let known = users.names.get(ResourceKind::User, &scim_id).await;
+        let known = match confirm {
+            true => None,
+            false => users.names.get(ResourceKind::User, &scim_id).await,
+        };
         let display = match known {
             Some(name) => Some(name),
             None => {
@@ -448,23 +458,38 @@ pub(super) async fn apply(p: &Provisioner, group_app_id: &str, change: &Change) 
             ..
         }) => {
             let users = users(p)?;
-            let edits = change
+            let mut edits: Vec<(&Member, bool)> = change
                 .removes
                 .iter()
                 .map(|m| (m, false))
-                .chain(change.adds.iter().map(|m| (m, true)));
-            for (m, joining) in edits {
-                // The user's record is read and written back whole: no other write on it between.
-                let _writing = users.write_locks.lock(&m.scim_id).await;
-                let Some(mut record) = app_calls::fetch(users, &m.app_id).await? else {
-                    if joining {
+                .chain(change.adds.iter().map(|m| (m, true)))
+                .collect();
+            // Each record is read and written back whole: no other write on it between. Locks
+            // are taken in id order so two groups editing the same users cannot deadlock.
+            let mut order: Vec<&str> = edits.iter().map(|(m, _)| m.scim_id.as_str()).collect();
+            order.sort_unstable();
+            order.dedup();
+            let mut _writing = Vec::with_capacity(order.len());
+            for id in order {
+                _writing.push(users.write_locks.lock(id).await);
+            }
+            // Every record is read before the first write, so a member deleted in the
+            // application meanwhile fails the request with nothing written.
+            let mut records = Vec::with_capacity(edits.len());
+            for (m, joining) in &edits {
+                match app_calls::fetch(users, &m.app_id).await? {
+                    Some(record) => records.push(Some(record)),
+                    None if *joining => {
                         return Err(Error::invalid_value(format!(
                             "member \"{}\" is not an existing user of this service provider",
                             m.scim_id
                         )));
                     }
-                    continue;
-                };
+                    None => records.push(None),
+                }
+            }
+            for ((m, joining), record) in edits.drain(..).zip(records) {
+                let Some(mut record) = record else { continue };
                 let before = field.get(&record).cloned();
                 let after = edit_field(
                     before.clone(),

@@ -174,7 +174,8 @@ async fn new_members(p: &Provisioner, resource: &Value) -> Result<Option<Vec<mem
             "this service provider does not keep group members",
         ));
     }
-    Ok(Some(members::resolve(p, listed).await?))
+    // A failed add after the create is undone (`undo_create`), so the cache may answer.
+    Ok(Some(members::resolve(p, listed, false).await?))
 }
 
 /// Members could not be added to a group just created: delete it again, so a retried create

@@ -102,21 +102,26 @@ fn with_reads(first: &[&str], model: Model, rest: &[String]) -> Vec<String> {
 fn writes(model: Model, removed: &[u64], added: &[u64]) -> Vec<String> {
     match model {
         Model::Record => vec![PATCH_TEAM.to_string()],
-        Model::Endpoints => removed
+        // With more than one per-member call, added users are read first.
+        Model::Endpoints => added
             .iter()
-            .map(|u| format!("DELETE /api/v1/teams/501/members/{u}"))
+            .filter(|_| removed.len() + added.len() > 1)
+            .map(|u| format!("GET /api/v1/users/{u}"))
+            .chain(
+                removed
+                    .iter()
+                    .map(|u| format!("DELETE /api/v1/teams/501/members/{u}")),
+            )
             .chain(added.iter().map(|_| ADD_MEMBER.to_string()))
             .collect(),
-        Model::UserAttribute => removed
-            .iter()
-            .chain(added)
-            .flat_map(|u| {
-                [
-                    format!("GET /api/v1/users/{u}"),
-                    format!("PUT /api/v1/users/{u}"),
-                ]
-            })
-            .collect(),
+        // Every affected user is read before the first PUT.
+        Model::UserAttribute => {
+            let users: Vec<&u64> = removed.iter().chain(added).collect();
+            let reads = users.iter().map(|u| format!("GET /api/v1/users/{u}"));
+            reads
+                .chain(users.iter().map(|u| format!("PUT /api/v1/users/{u}")))
+                .collect()
+        }
     }
 }
 

@@ -43,7 +43,7 @@ async fn linking_a_group_and_pushing_members_sets_their_role() {
     );
     h.reset();
 
-    // Push members: each one's role becomes admin (read the user, write it back whole).
+    // Push members: each one's role becomes admin (read the users, write each back whole).
     let add = patch_op(json!([{"op": "add", "path": "members",
         "value": [{"value": ada, "display": "ada@example.com"}, {"value": bob}]}]));
     let a = h.patch("/Groups/admin", add).await;
@@ -57,8 +57,8 @@ async fn linking_a_group_and_pushing_members_sets_their_role() {
             "GET /api/v1/roles/admin".to_string(),
             "GET /api/v1/users?role=admin&page=1&per_page=100".into(),
             format!("GET /api/v1/users/{ada}"),
-            format!("PUT /api/v1/users/{ada}"),
             format!("GET /api/v1/users/{bob}"),
+            format!("PUT /api/v1/users/{ada}"),
             format!("PUT /api/v1/users/{bob}"),
         ]
     );

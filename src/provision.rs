@@ -58,6 +58,9 @@ pub struct Provisioner {
     users: Option<Arc<Provisioner>>,
     /// Orders writes on one resource (by SCIM id); see [`locks`].
     write_locks: locks::WriteLocks,
+    /// With `check_duplicates`: orders creates and renames to one name (lowercased), so two
+    /// concurrent creates cannot both find the name free.
+    name_locks: locks::WriteLocks,
 }
 
 impl Provisioner {
@@ -84,6 +87,7 @@ impl Provisioner {
             mint_lock: tokio::sync::Mutex::new(()),
             users,
             write_locks: locks::WriteLocks::default(),
+            name_locks: locks::WriteLocks::default(),
         })
     }
 

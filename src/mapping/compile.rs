@@ -393,6 +393,7 @@ impl Checker {
             ids: raw.ids,
             id_field: id_field?,
             on_duplicate: raw.on_duplicate,
+            check_duplicates: raw.check_duplicates,
             deactivation: raw.deactivation,
             max_scan,
             get: get?,
@@ -1201,6 +1202,10 @@ mod tests {
         assert_eq!(u.ids, IdMode::App);
         assert_eq!(u.id_field, JsonPath::parse("id").unwrap());
         assert_eq!(u.on_duplicate, OnDuplicate::Conflict);
+        assert!(
+            !u.check_duplicates,
+            "the application is trusted to refuse duplicates"
+        );
         assert_eq!(u.deactivation, DeactivationMode::Field);
         assert_eq!(u.max_scan, 10_000);
         assert_eq!(u.get.method, http::Method::GET);
@@ -1238,6 +1243,7 @@ mod tests {
             ids = "minted"
             id_field = "data.uid"
             on_duplicate = "adopt"
+            check_duplicates = true
             deactivation = "delete"
             max_scan = 500
             script = "hooks/users.rhai"
@@ -1322,6 +1328,7 @@ mod tests {
         assert_eq!(u.ids, IdMode::Minted);
         assert_eq!(u.id_field.to_string(), "data.uid");
         assert_eq!(u.on_duplicate, OnDuplicate::Adopt);
+        assert!(u.check_duplicates);
         assert_eq!(u.deactivation, DeactivationMode::Delete);
         assert_eq!(u.max_scan, 500);
         assert_eq!(u.get.not_found_status, [404, 410]);

@@ -73,6 +73,8 @@ pub struct ResourceMapping {
     pub ids: IdMode,
     pub id_field: JsonPath,
     pub on_duplicate: OnDuplicate,
+    /// Look names up before creates and renames (`check_duplicates`).
+    pub check_duplicates: bool,
     pub deactivation: DeactivationMode,
     pub max_scan: usize,
     pub get: Endpoint,

@@ -106,6 +106,10 @@ pub struct ResourceSection {
     pub id_field: Option<String>,
     #[serde(default)]
     pub on_duplicate: OnDuplicate,
+    /// The application does not refuse duplicates: the sidecar looks the `userName` /
+    /// `displayName` up before a create or a rename, and a match counts as a conflict.
+    #[serde(default)]
+    pub check_duplicates: bool,
     #[serde(default)]
     pub deactivation: DeactivationMode,
     /// Most records the sidecar will list from the application to evaluate a filter the

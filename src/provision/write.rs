@@ -55,6 +55,39 @@ fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -
     Ok(base)
 }
 
+/// The key a name is locked under: names compare ignoring case, as SCIM's `userName` and
+/// `displayName` do in filters.
+fn name_key_of(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// `check_duplicates`: refuses a rename to a `userName` / `displayName` another resource has,
+/// before anything is written. A change of case only is no rename. The returned guard orders
+/// this rename with creates and renames to the same name; keep it until the write is done.
+async fn check_rename(
+    p: &Provisioner,
+    current: &Value,
+    new: &Value,
+) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
+    let key = name_attr(p.kind);
+    let (Some(old), Some(name)) = (text(current, key), text(new, key)) else {
+        return Ok(None);
+    };
+    if !p.map().check_duplicates || name_key_of(old) == name_key_of(name) {
+        return Ok(None);
+    }
+    let guard = p.name_locks.lock(&name_key_of(name)).await;
+    if let Some(other) = super::list::find_by_name(p, name).await?
+        && text(&other, "id") != text(current, "id")
+    {
+        return Err(Error::uniqueness(format!(
+            "a {} with {key} \"{name}\" already exists",
+            p.kind.name()
+        )));
+    }
+    Ok(Some(guard))
+}
+
 /// Remembers `userName` (or a group's `displayName`) / `externalId` → SCIM id after a write.
 async fn remember(p: &Provisioner, resource: &Value) {
     let Some(id) = text(resource, "id") else {
@@ -93,12 +126,28 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     };
     // Members are checked before anything is written, so a bad id leaves no group behind.
     let members = new_members(p, &resource).await?;
+    // Held until the record exists (and the name is cached), so a concurrent create or rename
+    // to the same name waits and then finds it taken.
+    let _name = if map.check_duplicates {
+        Some(p.name_locks.lock(&name_key_of(&name)).await)
+    } else {
+        None
+    };
+    let taken = map.check_duplicates && super::list::find_by_name(p, &name).await?.is_some();
     let active = active_of(&resource);
-    if map.deactivation == DeactivationMode::Delete && !active {
+    if map.deactivation == DeactivationMode::Delete && !active && !taken {
         // Created inactive where inactive means "not in the application": park it directly.
         return park_new(p, resource).await;
     }
-    let record = match app_create(p, &resource, members.as_deref()).await {
+    let created = if taken {
+        // The application would accept the duplicate: refuse it as its conflict answer would.
+        Err(Error::App(AppError::Conflict(
+            "the name is taken (check_duplicates)".into(),
+        )))
+    } else {
+        app_create(p, &resource, members.as_deref()).await
+    };
+    let record = match created {
         Ok(r) => r,
         Err(Error::App(AppError::Conflict(_))) => {
             return match map.on_duplicate {
@@ -379,6 +428,7 @@ async fn update_live(
 ) -> Result<Value> {
     let map = p.map();
     map.rules.check_immutable(&current, &new)?;
+    let _renaming = check_rename(p, &current, &new).await?;
     // Planned (and every added member checked) before anything is written.
     let change = match &now {
         Some(list) => Some(members::plan(p, list, members::listed(&new)?).await?),

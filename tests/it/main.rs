@@ -9,6 +9,7 @@ mod entra_users;
 mod groups_entra;
 mod groups_mapping;
 mod groups_okta;
+mod json_server;
 mod mapping_cases;
 mod okta_users;
 mod reload;

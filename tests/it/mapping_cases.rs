@@ -36,6 +36,7 @@ async fn every_shipped_mapping_passes_its_cases() {
     for shipped in [
         "example-app/mapping.toml",
         "example-app/roles-as-groups.toml",
+        "json-server/mapping.toml",
     ] {
         assert!(
             mappings.iter().any(|m| m.ends_with(shipped)),

@@ -10,22 +10,28 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every mapping file `mappings/*/*.toml` that has a cases folder.
+/// Every mapping file under `mappings/` (`mappings/*/*.toml`, and the cookbook's
+/// `mappings/cookbook/*/mapping.toml`) that has a cases folder.
 fn mappings_with_cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&root).unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        for file in std::fs::read_dir(&dir).unwrap() {
-            let file = file.unwrap().path();
-            if file.extension().is_some_and(|e| e == "toml") && default_cases_dir(&file).is_dir() {
-                out.push(file);
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "cases") {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "toml")
+                && default_cases_dir(&path).is_dir()
+            {
+                out.push(path);
             }
         }
     }
+    let mut out = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"),
+        &mut out,
+    );
     out.sort();
     out
 }
@@ -37,6 +43,16 @@ async fn every_shipped_mapping_passes_its_cases() {
         "example-app/mapping.toml",
         "example-app/roles-as-groups.toml",
         "json-server/mapping.toml",
+        "tutorial/mapping.toml",
+        "cookbook/default-role/mapping.toml",
+        "cookbook/role-from-attribute/mapping.toml",
+        "cookbook/status-string/mapping.toml",
+        "cookbook/deactivate-by-delete/mapping.toml",
+        "cookbook/immutable-email/mapping.toml",
+        "cookbook/wrapped-bodies/mapping.toml",
+        "cookbook/substring-search/mapping.toml",
+        "cookbook/conflict-422/mapping.toml",
+        "cookbook/reject-with-message/mapping.toml",
     ] {
         assert!(
             mappings.iter().any(|m| m.ends_with(shipped)),
@@ -52,6 +68,35 @@ async fn every_shipped_mapping_passes_its_cases() {
         assert_eq!(report.failed(), 0, "\n{}", report.render());
         assert!(report.cases.len() >= 2, "{}", report.render());
     }
+}
+
+/// Every code block of `mappings/README.md` marked `<!-- file: PATH -->` is a verbatim part of
+/// that file under `mappings/`: what the tutorial and the cookbook show is what `cargo test` runs.
+#[test]
+fn readme_snippets_are_parts_of_real_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut checked = 0;
+    for part in readme.split("<!-- file: ").skip(1) {
+        let (path, rest) = part.split_once(" -->").expect("a closed marker");
+        let fence = rest.find("```").expect("a code block after the marker");
+        assert!(
+            rest[..fence].trim().is_empty(),
+            "the marker for {path} is not right before a code block"
+        );
+        let code = &rest[fence..];
+        let start = code.find('\n').unwrap() + 1;
+        let len = code[start..].find("```").unwrap();
+        let snippet = &code[start..start + len];
+        let file =
+            std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(
+            file.contains(snippet),
+            "this snippet is not part of mappings/{path}:\n{snippet}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} marked snippets");
 }
 
 /// A shipped case with its expectations changed, in a folder of its own.

@@ -14,4 +14,5 @@ mod mapping_cases;
 mod okta_users;
 mod reload;
 mod roles_as_groups;
+mod rule_errors;
 mod support;

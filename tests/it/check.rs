@@ -1,6 +1,7 @@
 //! `scim-sidecar check` against the example application: every check passes with the shipped
 //! mapping; a wrong API key, a wrong record path or id field, and an application that is down each
-//! give their own fail line; and the application only ever receives GET requests.
+//! give their own fail line; the application only ever receives GET requests; and the command
+//! exits 1 on any failure without printing the key.
 
 use crate::support::{API_KEY, example_mapping_text};
 use scim_sidecar::check::{self, Level, Report};
@@ -290,6 +291,101 @@ async fn an_empty_application_warns_and_does_not_fail() {
     assert!(!report.failed(), "{out}");
     assert_eq!(level(&report, "users.records"), Level::Warn, "{out}");
     assert_eq!(level(&report, "groups.records"), Level::Warn, "{out}");
+    only_gets(&app);
+    app.shutdown().await;
+}
+
+/// Runs the binary's `check` with these arguments and extra environment (off the runtime's
+/// thread, so the in-process application keeps answering).
+async fn binary(args: &[&str], env: Vec<(&'static str, String)>) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .env_remove("LEGACY_APP_API_KEY")
+            .env_remove("SCIM_SIDECAR__APP__BASE_URL")
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_command_exits_with_the_outcome_and_prints_no_secret() {
+    let app = app().await;
+    app.seed(2);
+    let mapping = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/mappings/example-app/mapping.toml"
+    );
+    let env = |key: &str, url: String| {
+        vec![
+            ("LEGACY_APP_API_KEY", key.to_string()),
+            ("SCIM_SIDECAR__APP__BASE_URL", url),
+        ]
+    };
+
+    let ok = binary(
+        &["check", "--mapping", mapping],
+        env(API_KEY, app.base_url()),
+    )
+    .await;
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("ok    credentials"), "{out}");
+    assert!(!out.contains(API_KEY), "{out}");
+
+    let refused = binary(
+        &["check", "--mapping", mapping, "--json"],
+        env("wrong-key", app.base_url()),
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["checks"][1]["check"], "credentials");
+    assert_eq!(json["checks"][1]["level"], "fail");
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("wrong-key"));
+
+    // An unreadable secret is a load problem, reported before anything is sent.
+    let before = app.requests().len();
+    let missing = binary(&["check", "--mapping", mapping], Vec::new()).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("LEGACY_APP_API_KEY"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert_eq!(app.requests().len(), before);
+    only_gets(&app);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_roles_as_groups_mapping_passes_too() {
+    let app = app().await;
+    app.seed(2);
+    let text = include_str!("../../mappings/example-app/roles-as-groups.toml").replace(
+        "secret = { env = \"LEGACY_APP_API_KEY\" }",
+        &format!("secret = {{ value = \"{API_KEY}\" }}"),
+    );
+    let report = check_with(&text, &app.base_url()).await;
+    let out = report.render_text();
+    assert!(!report.failed(), "{out}");
+    assert_eq!(level(&report, "groups.list"), Level::Ok, "{out}");
+    // Membership is the users' single `role` field.
+    assert_eq!(level(&report, "groups.members"), Level::Ok, "{out}");
+    assert_eq!(
+        message(&report, "groups.members"),
+        "field \"role\" in the sample user holds a string"
+    );
     only_gets(&app);
     app.shutdown().await;
 }

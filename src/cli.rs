@@ -69,6 +69,15 @@ pub enum Command {
         #[arg(long)]
         cases: Option<PathBuf>,
     },
+    /// Probe the real application with GET requests only: reachability, credentials, and whether
+    /// its answers match the mapping; one line per check; exit 1 when any check fails.
+    Check {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start the example application in this process and serve SCIM in front of it.
     Demo {
         /// Address for the SCIM endpoint.
@@ -447,4 +456,50 @@ pub fn token() -> ExitCode {
         hex::encode(token_digest(&t))
     );
     ExitCode::SUCCESS
+}
+
+/// `check`: loads the mapping with its real secrets and probes the application (GET only).
+pub async fn check(target: &TargetArgs, json: bool) -> ExitCode {
+    // As the dry runs do: a mapping alone gets the default config, so `SCIM_SIDECAR__APP__BASE_URL`
+    // still points it at a deployment.
+    let config = match (&target.config, &target.mapping) {
+        (Some(c), _) => Config::load_without_tokens(Some(c), env_vars()).map(|c| (c, None)),
+        (None, Some(m)) => {
+            let mut vars = env_vars();
+            vars.push((
+                "SCIM_SIDECAR__MAPPING__FILE".into(),
+                m.display().to_string(),
+            ));
+            Config::load_without_tokens(None, vars).map(|c| (c, Some(m.clone())))
+        }
+        (None, None) => {
+            print_problems(&["give --config or --mapping".into()]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mapping = config.map_err(|e| e.problems).and_then(|(config, given)| {
+        let file = given.unwrap_or(config.mapping_file);
+        crate::mapping::load_mapping(&file, config.app_base_url.as_deref()).map_err(|e| e.problems)
+    });
+    let mapping = match mapping {
+        Ok(m) => m,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = crate::check::run(&mapping).await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.render_json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

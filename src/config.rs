@@ -25,6 +25,7 @@ concurrency_limit = 512
 shutdown_grace_ms = 10000
 default_count = 100
 max_results = 1000
+error_detail = "generic"
 
 [auth]
 accept_bare_token = false
@@ -69,6 +70,7 @@ struct RawServer {
     shutdown_grace_ms: u64,
     default_count: usize,
     max_results: usize,
+    error_detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +169,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     pub default_count: usize,
     pub max_results: usize,
+    /// Whether SCIM error `detail`s name the mapping rule involved (`generic`: never).
+    pub error_detail: crate::error::ErrorDetail,
 }
 
 #[derive(Debug, Clone)]
@@ -365,6 +369,16 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
         }
     };
 
+    let error_detail = match s.error_detail.as_str() {
+        "generic" => crate::error::ErrorDetail::Generic,
+        "mapping" => crate::error::ErrorDetail::Mapping,
+        other => {
+            problems.push(format!(
+                "server.error_detail: expected \"generic\" or \"mapping\", got {other:?}"
+            ));
+            crate::error::ErrorDetail::Generic
+        }
+    };
     let format = match raw.log.format.as_str() {
         "pretty" => LogFormat::Pretty,
         "json" => LogFormat::Json,
@@ -401,6 +415,7 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
             default_count: s.default_count,
             max_results: s.max_results,
+            error_detail,
         },
         auth: AuthSettings {
             token_hashes,
@@ -526,6 +541,28 @@ file = "mapping.toml"
             "{e}"
         );
         assert!(!e.problems.iter().any(|p| p.starts_with("auth.")), "{e}");
+    }
+
+    #[test]
+    fn error_detail_is_generic_unless_set_to_mapping() {
+        let p = write("detail", "c.toml", MINIMAL);
+        let c = Config::load(Some(&p), vec![]).unwrap();
+        assert_eq!(c.server.error_detail, crate::error::ErrorDetail::Generic);
+        let env = |v: &str| {
+            vec![(
+                "SCIM_SIDECAR__SERVER__ERROR_DETAIL".to_string(),
+                v.to_string(),
+            )]
+        };
+        let c = Config::load(Some(&p), env("mapping")).unwrap();
+        assert_eq!(c.server.error_detail, crate::error::ErrorDetail::Mapping);
+        let e = Config::load(Some(&p), env("verbose")).unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.starts_with("server.error_detail: expected")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::TestMapping { target, cases } => {
             runtime().block_on(cli::test_mapping(&target, cases.as_deref()))
         }
+        Command::Check { target, json } => runtime().block_on(cli::check(&target, json)),
         Command::Demo { listen, token } => {
             // Runs before any thread exists, so changing the environment is sound here.
             scim_sidecar::demo::prepare_env();

@@ -4,7 +4,7 @@
 
 use super::Provisioner;
 use crate::app_client::{AppCall, AppReply, check_status};
-use crate::error::{AppError, Error, Result};
+use crate::error::{AppError, Error, Result, Rule};
 use crate::mapping::template::encode_query_component;
 use crate::mapping::{Endpoint, JsonPath, ListEndpoint, Paging, Template};
 use crate::scim::ResourceKind;
@@ -87,9 +87,29 @@ pub(super) fn render(
     out
 }
 
+/// `users` or `groups`: the mapping section a rule name starts with.
+pub(super) fn section(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
 /// Sends a call and applies the endpoint's status meanings; returns the parsed JSON body
-/// (`Null` when empty) and the reply headers.
+/// (`Null` when empty) and the reply headers. Every error names the call (`users.update`).
 pub(super) async fn send(
+    p: &Provisioner,
+    ep: &Endpoint,
+    label: &'static str,
+    path_and_query: String,
+    body: Option<&Value>,
+) -> Result<(Value, AppReply)> {
+    send_unnamed(p, ep, label, path_and_query, body)
+        .await
+        .map_err(|e| e.in_rule(Rule::call(label)))
+}
+
+async fn send_unnamed(
     p: &Provisioner,
     ep: &Endpoint,
     label: &'static str,
@@ -173,10 +193,11 @@ pub(super) async fn send_for(
 pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>> {
     let ep = &p.map().get;
     match send_for(p, ep, "get", app_id, None).await {
-        Ok((body, _)) => take_record(ep, body)
-            .map(Some)
-            .ok_or_else(|| AppError::BadResponse("get: no record in the answer".into()).into()),
-        Err(Error::App(AppError::NotFound(_))) => Ok(None),
+        Ok((body, _)) => take_record(ep, body).map(Some).ok_or_else(|| {
+            Error::from(AppError::BadResponse("get: no record in the answer".into()))
+                .in_rule(Rule::call(label(p.kind, "get")))
+        }),
+        Err(e) if matches!(e.app(), Some(AppError::NotFound(_))) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -252,7 +273,10 @@ async fn list_call(
             .as_ref()
             .map(JsonPath::to_string)
             .unwrap_or_else(|| "the top level".into());
-        return Err(AppError::BadResponse(format!("list: no array of records at {at}")).into());
+        return Err(Error::from(AppError::BadResponse(format!(
+            "list: no array of records at {at}"
+        )))
+        .in_rule(Rule::call(source.label)));
     };
     Ok(Page { records, total })
 }
@@ -370,7 +394,11 @@ pub(super) fn app_id_of(p: &Provisioner, record: &Value) -> Result<String> {
         .get(record)
         .and_then(id_text)
         .ok_or_else(|| {
-            AppError::BadResponse(format!("record has no id at `{}`", p.map().id_field)).into()
+            Error::from(AppError::BadResponse(format!(
+                "record has no id at `{}`",
+                p.map().id_field
+            )))
+            .in_rule(Rule::call(&format!("{}.id_field", section(p.kind))))
         })
 }
 

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     match args.command {
         Command::Validate { config } => cli::validate(&config),
         Command::Token => cli::token(),
+        Command::Schema => cli::schema(),
         Command::Healthcheck { url } => cli::healthcheck(&url),
         Command::Serve { config, watch } => {
             runtime().block_on(cli::serve(&config, watch, log_format))

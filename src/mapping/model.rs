@@ -1,7 +1,10 @@
 //! The mapping file as written (TOML), deserialised with `deny_unknown_fields` so that a typo is
 //! an error, not a silently ignored key. [`super::compile`] turns this raw model into the checked,
 //! ready-to-run [`super::Mapping`]. `mappings/README.md` documents every key; keep them in step.
+//! The same types (and their doc comments) generate the JSON Schema editors use
+//! ([`json_schema`], checked in as `mappings/mapping.schema.json`).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -9,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::secret::SecretSource;
 
 /// The whole mapping file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
     /// Format version; only `1` exists.
@@ -26,8 +29,23 @@ fn one() -> u32 {
     1
 }
 
+/// The JSON Schema of a mapping file (draft 7, which TOML editors such as Taplo understand),
+/// pretty-printed with a final newline.
+pub fn json_schema() -> String {
+    let mut schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<MappingFile>();
+    schema.insert(
+        "title".into(),
+        "scim-sidecar mapping file".into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Where the application lives and how we authenticate to it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSection {
     /// `http://host:port[/prefix]`; the config's `app.base_url` overrides it per deployment.
@@ -48,7 +66,7 @@ pub struct AppSection {
 }
 
 /// One header carrying a secret: `X-Api-Key: <secret>` or `Authorization: Bearer <secret>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppAuth {
     pub header: String,
@@ -59,7 +77,7 @@ pub struct AppAuth {
 }
 
 /// How SCIM ids relate to application ids.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdMode {
     /// The SCIM id is the application's id as a string. Stateless.
@@ -71,7 +89,7 @@ pub enum IdMode {
 }
 
 /// What a create for a user that already exists in the application does.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDuplicate {
     /// 409 `uniqueness` (what Okta and Entra expect).
@@ -82,7 +100,7 @@ pub enum OnDuplicate {
 }
 
 /// What SCIM `active: false` means in the application.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeactivationMode {
     /// `active` is an ordinary attribute rule (usually with a value map to a status field).
@@ -96,7 +114,7 @@ pub enum DeactivationMode {
 }
 
 /// One resource type (`[users]` or `[groups]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceSection {
     #[serde(default)]
@@ -145,7 +163,7 @@ pub struct ResourceSection {
 }
 
 /// How the application stores group membership.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MembersModel {
     /// An array of member ids inside the group record (`field`), written with the group's update.
@@ -158,7 +176,7 @@ pub enum MembersModel {
 }
 
 /// `[groups.members]`: the membership model and what it needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersSection {
     pub model: MembersModel,
@@ -205,7 +223,7 @@ pub struct MembersSection {
 
 /// A per-member call: an endpoint plus an optional JSON body template in which the strings
 /// `"{id}"` and `"{member}"` are replaced by the ids (typed per `id_type`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberCall {
     #[serde(flatten)]
@@ -215,7 +233,7 @@ pub struct MemberCall {
 }
 
 /// A narrowed users list for one group (`user_attribute` model).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberLookup {
     #[serde(default)]
@@ -225,7 +243,7 @@ pub struct MemberLookup {
 }
 
 /// Names of Rhai functions in the resource's script, called at fixed points.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     /// `fn to_app(scim, app, ctx)` → the application payload, before create/update is sent.
@@ -238,7 +256,7 @@ pub struct Hooks {
 
 /// One application call. `path` and `query` values are templates: `{id}` is the application id,
 /// `{value}` a filter value; every substituted value is percent-encoded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// Default: GET for get/list, POST for create, DELETE for delete, POST for (de|re)activate.
@@ -263,7 +281,7 @@ pub struct Endpoint {
 }
 
 /// The update call, plus whether it takes a partial or a full record.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
     #[serde(flatten)]
@@ -274,7 +292,7 @@ pub struct UpdateEndpoint {
     pub send: UpdateBody,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateBody {
     #[default]
@@ -283,7 +301,7 @@ pub enum UpdateBody {
 }
 
 /// The list call and how the application pages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListEndpoint {
     #[serde(flatten)]
@@ -301,7 +319,7 @@ pub struct ListEndpoint {
     pub paging: Paging,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     #[serde(default)]
@@ -322,7 +340,7 @@ pub struct Paging {
     pub max_size: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PagingStyle {
     Page,
@@ -335,7 +353,7 @@ pub enum PagingStyle {
 /// A filter the application answers natively: `attribute op "value"` becomes these query
 /// parameters (or this path) on the list call. The sidecar still checks every returned record
 /// against the full filter, so an application that matches loosely (substring, case) is safe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterPushdown {
     /// SCIM attribute path, e.g. `userName`, `externalId`, `emails[type eq "work"].value`.
@@ -352,7 +370,7 @@ pub struct FilterPushdown {
 }
 
 /// One attribute rule: where a SCIM attribute lives in the application record, both directions.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeRule {
     /// SCIM path: `userName`, `name.givenName`, `emails[type eq "work"].value`,
@@ -398,7 +416,7 @@ pub struct AttributeRule {
     pub app_type: Option<AppType>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppType {
     String,

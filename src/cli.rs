@@ -132,10 +132,8 @@ pub fn validate(config_path: &Path) -> ExitCode {
     let mut problems = config.problems;
     let mut summary = None;
     if let Some(mapping_file) = &config.mapping_file {
-        let checked = crate::mapping::compile::check_mapping(
-            mapping_file,
-            config.app_base_url.as_deref(),
-        );
+        let checked =
+            crate::mapping::compile::check_mapping(mapping_file, config.app_base_url.as_deref());
         problems.extend(checked.problems);
         if let Some(m) = &checked.mapping {
             let groups = match &m.groups {
@@ -168,17 +166,11 @@ pub fn validate(config_path: &Path) -> ExitCode {
             } else {
                 String::new()
             };
-            println!(
-                "ok: {} is valid ({summary}{note})",
-                config_path.display()
-            );
+            println!("ok: {} is valid ({summary}{note})", config_path.display());
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!(
-                "{} error(s), {warnings} warning(s) found",
-                errors.max(1)
-            );
+            eprintln!("{} error(s), {warnings} warning(s) found", errors.max(1));
             ExitCode::FAILURE
         }
     }

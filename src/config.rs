@@ -352,9 +352,9 @@ pub fn check(file: &Path, env: impl IntoIterator<Item = (String, String)>) -> Ch
                     match p.split_once(": ") {
                         Some((key, message))
                             if !key.is_empty()
-                                && key.chars().all(|c| {
-                                    c.is_ascii_alphanumeric() || "._[]".contains(c)
-                                }) =>
+                                && key
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c)) =>
                         {
                             located(Some(key.to_string()), message.to_string())
                         }
@@ -374,7 +374,12 @@ pub fn check(file: &Path, env: impl IntoIterator<Item = (String, String)>) -> Ch
                     .find(|(k, _)| *k == var)
                     .map(|(_, v)| v.clone())
                     .or_else(|| {
-                        table.as_ref()?.get(section)?.get(key)?.as_str().map(String::from)
+                        table
+                            .as_ref()?
+                            .get(section)?
+                            .get(key)?
+                            .as_str()
+                            .map(String::from)
                     })
             };
             let base_dir = file.parent().unwrap_or(Path::new("."));
@@ -713,13 +718,19 @@ format = "xml"
         assert_eq!(
             lines,
             [
-                format!("{file}:2:1: server.listen: expected an address like 127.0.0.1:8080, got \"nowhere\""),
+                format!(
+                    "{file}:2:1: server.listen: expected an address like 127.0.0.1:8080, got \"nowhere\""
+                ),
                 format!("{file}:4:11: auth.tokens[1]: tokens must be at least 16 characters long"),
             ]
         );
         assert_eq!(c.mapping_file, Some(p.parent().unwrap().join("m.toml")));
 
-        let typo = write("check-typo", "c.toml", &format!("{MINIMAL}[server]\nlistn = 1\n"));
+        let typo = write(
+            "check-typo",
+            "c.toml",
+            &format!("{MINIMAL}[server]\nlistn = 1\n"),
+        );
         let c = check(&typo, vec![]);
         let file = typo.display().to_string();
         assert_eq!(
@@ -730,7 +741,10 @@ format = "xml"
                  concurrency_limit, shutdown_grace_ms, default_count, max_results)"
             )]
         );
-        assert_eq!(c.mapping_file, Some(typo.parent().unwrap().join("mapping.toml")));
+        assert_eq!(
+            c.mapping_file,
+            Some(typo.parent().unwrap().join("mapping.toml"))
+        );
 
         let broken = write("check-syntax", "c.toml", "[server\n");
         let c = check(&broken, vec![]);

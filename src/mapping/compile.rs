@@ -556,7 +556,9 @@ impl Checker {
                 && a.app.is_some()
                 && a.scim.is_some()
                 && !(raw.deactivation == DeactivationMode::Endpoint
-                    && a.scim.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("active")))
+                    && a.scim
+                        .as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("active")))
         });
         if raw.update.is_none() && writable {
             self.warning(
@@ -1217,10 +1219,7 @@ impl Checker {
                     let found = if arities.is_empty() {
                         "not found".to_string()
                     } else {
-                        format!(
-                            "has {} parameter(s); a hook takes 3",
-                            arities.join(" or ")
-                        )
+                        format!("has {} parameter(s); a hook takes 3", arities.join(" or "))
                     };
                     self.problem(
                         &format!("{section}.hooks.{hook}"),
@@ -1252,12 +1251,20 @@ impl Checker {
 /// Splits `file:line:column: message` (or `file:line: message`) into the position and message.
 fn split_position<'m>(text: &'m str, file: &str) -> (Option<(usize, usize)>, &'m str) {
     let Some(rest) = text.strip_prefix(file).and_then(|r| r.strip_prefix(':')) else {
-        return (None, text.strip_prefix(file).map_or(text, |r| r.trim_start_matches(": ")));
+        return (
+            None,
+            text.strip_prefix(file)
+                .map_or(text, |r| r.trim_start_matches(": ")),
+        );
     };
     let mut parts = rest.splitn(3, ':');
     let line = parts.next().and_then(|l| l.parse::<usize>().ok());
     let second = parts.next();
-    match (line, second.and_then(|c| c.parse::<usize>().ok()), parts.next()) {
+    match (
+        line,
+        second.and_then(|c| c.parse::<usize>().ok()),
+        parts.next(),
+    ) {
         (Some(line), Some(col), Some(message)) => (Some((line, col)), message.trim_start()),
         (Some(line), _, _) => (
             Some((line, 1)),
@@ -1381,13 +1388,22 @@ mod tests {
     /// Errors as `file: key: message` (positions are checked in their own tests).
     fn problems(text: &str) -> Vec<String> {
         let checked = check_mapping_str(text, Path::new("maps/app.toml"), None, &no_files);
-        assert!(checked.mapping.is_none(), "mapping loaded but should not have");
+        assert!(
+            checked.mapping.is_none(),
+            "mapping loaded but should not have"
+        );
         unlocated(checked.errors())
     }
 
     fn unlocated<'a>(problems: impl Iterator<Item = &'a Problem>) -> Vec<String> {
         problems
-            .map(|p| Problem { at: None, ..p.clone() }.to_string())
+            .map(|p| {
+                Problem {
+                    at: None,
+                    ..p.clone()
+                }
+                .to_string()
+            })
             .collect()
     }
 
@@ -1747,7 +1763,10 @@ mod tests {
             ]
         );
         let e = load("").unwrap_err();
-        assert!(e.problems[0].contains("an `[app]` table is required"), "{e}");
+        assert!(
+            e.problems[0].contains("an `[app]` table is required"),
+            "{e}"
+        );
     }
 
     /// Every kind of problem carries the line and column of its key (or of the nearest

@@ -4,8 +4,8 @@
 //! a key that is absent); [`readable`] rewrites serde's type errors into what was expected and
 //! what was found.
 
-use toml::Spanned;
 use std::fmt;
+use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// Whether a problem stops the mapping from loading.
@@ -272,7 +272,10 @@ mod tests {
         // Absent keys point at the nearest table that exists.
         assert_eq!(l.locate("users.get.record"), Some((5, 8)));
         assert_eq!(l.locate("users.attribute[7].scim"), Some((7, 9)));
-        assert_eq!(l.locate("app.base_url (from the configuration)"), Some((2, 2)));
+        assert_eq!(
+            l.locate("app.base_url (from the configuration)"),
+            Some((2, 2))
+        );
         assert_eq!(l.locate("groups.members"), None);
         assert_eq!(Locator::new("[bad").locate("app"), None);
     }
@@ -286,7 +289,10 @@ mod tests {
             key: Some("users.get.path".into()),
             message: "must start with `/`".into(),
         };
-        assert_eq!(p.to_string(), "m.toml:3:7: users.get.path: must start with `/`");
+        assert_eq!(
+            p.to_string(),
+            "m.toml:3:7: users.get.path: must start with `/`"
+        );
         p.at = None;
         p.key = None;
         assert_eq!(p.to_string(), "m.toml: must start with `/`");
@@ -302,15 +308,24 @@ mod tests {
             "expected a table of SCIM value → application value, got a string (\"active\")"
         );
         assert_eq!(
-            readable("app.timeout_ms", "invalid type: string \"fast\", expected u64"),
+            readable(
+                "app.timeout_ms",
+                "invalid type: string \"fast\", expected u64"
+            ),
             "expected a whole number ≥ 0, got a string (\"fast\")"
         );
         assert_eq!(
-            readable("x.read_only", "invalid type: integer `4`, expected a boolean"),
+            readable(
+                "x.read_only",
+                "invalid type: integer `4`, expected a boolean"
+            ),
             "expected true or false, got an integer (4)"
         );
         assert_eq!(
-            readable("users.ids", "unknown variant `mintd`, expected `app` or `minted`"),
+            readable(
+                "users.ids",
+                "unknown variant `mintd`, expected `app` or `minted`"
+            ),
             "expected \"app\" or \"minted\", got \"mintd\""
         );
         assert_eq!(
@@ -318,7 +333,10 @@ mod tests {
             "expected a whole number ≥ 0, got an integer (-1)"
         );
         assert_eq!(
-            readable("a.b", "invalid type: floating point `1.5`, expected a string"),
+            readable(
+                "a.b",
+                "invalid type: floating point `1.5`, expected a string"
+            ),
             "expected a string, got a float (1.5)"
         );
         assert_eq!(readable("a", "something else\n"), "something else");

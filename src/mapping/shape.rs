@@ -451,18 +451,33 @@ mod tests {
     #[test]
     fn independent_errors_are_all_reported() {
         let text = GOOD
-            .replace("[users.get]", "[users]\nids = 3\nmax_scan = \"all\"\n[users.get]")
+            .replace(
+                "[users.get]",
+                "[users]\nids = 3\nmax_scan = \"all\"\n[users.get]",
+            )
             .replace("[groups.members]", "[groups.members]\ndispaly = true")
             .replace("map = {", "read_only = \"yes\"\nmap = {")
             .replace("query = { q", "opp = \"eq\"\nquery = { q")
             .replace("[app]", "versoin = 1\n[app]");
         let p = problems(&text);
         let expected = [
-            ("versoin", "unknown key; did you mean `version`? (expected one of: version, app, users, groups)"),
+            (
+                "versoin",
+                "unknown key; did you mean `version`? (expected one of: version, app, users, groups)",
+            ),
             ("users.ids", "expected a string, got an integer"),
-            ("users.max_scan", "expected a whole number ≥ 0, got a string (\"all\")"),
-            ("users.attribute[2].read_only", "expected true or false, got a string (\"yes\")"),
-            ("users.filter[1].opp", "unknown key; did you mean `op`? (expected one of: attribute, op, query, path)"),
+            (
+                "users.max_scan",
+                "expected a whole number ≥ 0, got a string (\"all\")",
+            ),
+            (
+                "users.attribute[2].read_only",
+                "expected true or false, got a string (\"yes\")",
+            ),
+            (
+                "users.filter[1].opp",
+                "unknown key; did you mean `op`? (expected one of: attribute, op, query, path)",
+            ),
         ];
         for (k, m) in expected {
             assert!(
@@ -471,7 +486,9 @@ mod tests {
             );
         }
         assert!(
-            p.iter().any(|(k, m)| k == "groups.members.dispaly" && m.contains("did you mean `display`?")),
+            p.iter().any(
+                |(k, m)| k == "groups.members.dispaly" && m.contains("did you mean `display`?")
+            ),
             "{p:#?}"
         );
         assert_eq!(p.len(), 6, "{p:#?}");
@@ -500,18 +517,31 @@ mod tests {
         assert_eq!(
             p,
             [
-                ("version".to_string(), "expected a whole number ≥ 0, got a string (\"one\")".to_string()),
-                ("app".to_string(), "an `[app]` table is required".to_string()),
-                ("users".to_string(), "expected a table, got an integer (3)".to_string()),
+                (
+                    "version".to_string(),
+                    "expected a whole number ≥ 0, got a string (\"one\")".to_string()
+                ),
+                (
+                    "app".to_string(),
+                    "an `[app]` table is required".to_string()
+                ),
+                (
+                    "users".to_string(),
+                    "expected a table, got an integer (3)".to_string()
+                ),
             ]
         );
         let p = problems(&GOOD.replace("[users.get]\npath = \"/u/{id}\"\n", "[users.get]\n"));
         assert_eq!(
             p,
-            [("users.get.path".to_string(), "missing; this key is required".to_string())]
+            [(
+                "users.get.path".to_string(),
+                "missing; this key is required".to_string()
+            )]
         );
         // A wrong type for a required key is one problem, not two.
-        let p = problems(&GOOD.replace("path = \"/u/{id}\"\n[users.list]", "path = 7\n[users.list]"));
+        let p =
+            problems(&GOOD.replace("path = \"/u/{id}\"\n[users.list]", "path = 7\n[users.list]"));
         assert_eq!(p.len(), 1, "{p:#?}");
         assert_eq!(p[0].0, "users.get.path");
         let p = problems(&GOOD.replace("[[users.filter]]", "[users.filter]"));
@@ -523,7 +553,10 @@ mod tests {
     fn syntax_errors_stop_with_their_position() {
         let e = read("[app]\nbase_url = \"http://a\"\n[users\n").unwrap_err();
         assert!(!e.is_empty());
-        assert!(e.iter().all(|p| p.key.is_none() && p.offset.is_some()), "{e:#?}");
+        assert!(
+            e.iter().all(|p| p.key.is_none() && p.offset.is_some()),
+            "{e:#?}"
+        );
     }
 
     #[test]
@@ -546,6 +579,9 @@ mod tests {
         assert_eq!(distance("bse_url", "base_url"), 1);
         assert_eq!(distance("", "ab"), 2);
         assert_eq!(distance("kitten", "sitting"), 3);
-        assert_eq!(unknown_key_message("zzz", &["a"]), "unknown key (expected one of: a)");
+        assert_eq!(
+            unknown_key_message("zzz", &["a"]),
+            "unknown key (expected one of: a)"
+        );
     }
 }

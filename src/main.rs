@@ -8,8 +8,9 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let log_format = args.log_format.map(Into::into);
     match args.command {
-        Command::Validate { config } => cli::validate(&config),
+        Command::Validate { target } => cli::validate(&target),
         Command::Token => cli::token(),
+        Command::Schema => cli::schema(),
         Command::Healthcheck { url } => cli::healthcheck(&url),
         Command::Serve { config, watch } => {
             runtime().block_on(cli::serve(&config, watch, log_format))

@@ -25,6 +25,7 @@ concurrency_limit = 512
 shutdown_grace_ms = 10000
 default_count = 100
 max_results = 1000
+worker_threads = 0
 
 [auth]
 accept_bare_token = false
@@ -69,6 +70,7 @@ struct RawServer {
     shutdown_grace_ms: u64,
     default_count: usize,
     max_results: usize,
+    worker_threads: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +169,9 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     pub default_count: usize,
     pub max_results: usize,
+    /// Threads running requests; 0 means one per available CPU. With one, requests run on a
+    /// single-threaded runtime (no work stealing, no cross-thread wake-ups).
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -401,6 +406,7 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
             default_count: s.default_count,
             max_results: s.max_results,
+            worker_threads: s.worker_threads,
         },
         auth: AuthSettings {
             token_hashes,

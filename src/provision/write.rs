@@ -50,7 +50,7 @@ fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -
             WriteKind::Create => "create",
             WriteKind::Update => "update",
         };
-        base = script.call_hook(hook, resource.clone(), base, hook_ctx(p, op))?;
+        base = script.call_hook_ref(hook, resource, base, hook_ctx(p, op))?;
     }
     Ok(base)
 }

@@ -12,7 +12,7 @@ use super::{IdEntry, IdStore, index_terms};
 use crate::error::{InternalError, Result};
 use crate::scim::ResourceKind;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One entry without its SCIM id (the map key): `kept` and `parked` as compact JSON text, each
@@ -64,8 +64,9 @@ struct KindMaps {
     entries: BTreeMap<String, Packed>,
     /// app id → scim id.
     by_app_id: HashMap<String, String>,
-    /// (normalised attr, normalised value) → scim ids.
-    by_attr: HashMap<(String, String), BTreeSet<String>>,
+    /// (normalised attr, normalised value) → scim ids, sorted. A vector, not a BTreeSet: nearly
+    /// every value names one entry, and a set's first node alone is ~300 bytes.
+    by_attr: HashMap<(String, String), Vec<String>>,
 }
 
 impl KindMaps {
@@ -74,10 +75,10 @@ impl KindMaps {
             self.by_app_id.insert(app_id.clone(), entry.scim_id.clone());
         }
         for term in index_terms(entry) {
-            self.by_attr
-                .entry(term)
-                .or_default()
-                .insert(entry.scim_id.clone());
+            let ids = self.by_attr.entry(term).or_default();
+            if let Err(at) = ids.binary_search(&entry.scim_id) {
+                ids.insert(at, entry.scim_id.clone());
+            }
         }
     }
 
@@ -90,7 +91,9 @@ impl KindMaps {
         }
         for term in index_terms(entry) {
             if let Some(ids) = self.by_attr.get_mut(&term) {
-                ids.remove(&entry.scim_id);
+                if let Ok(at) = ids.binary_search(&entry.scim_id) {
+                    ids.remove(at);
+                }
                 if ids.is_empty() {
                     self.by_attr.remove(&term);
                 }

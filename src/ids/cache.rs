@@ -75,6 +75,9 @@ impl Lookup {
 /// A load's outcome, shared by everyone waiting on it.
 type Outcome = std::result::Result<Box<str>, Miss>;
 
+/// One load in flight: set once by the loader, read by every waiter.
+type Flight = Arc<OnceCell<Arc<Outcome>>>;
+
 /// Why a load did not produce a value to cache.
 enum Miss {
     Absent,
@@ -93,7 +96,7 @@ struct Slot {
 struct Table {
     entries: Mutex<IndexMap<Box<str>, Slot>>,
     /// Misses being loaded now, by key; the cell holds the loader's outcome.
-    loading: Mutex<HashMap<Box<str>, Arc<OnceCell<Arc<Outcome>>>>>,
+    loading: Mutex<HashMap<Box<str>, Flight>>,
     max_entries: usize,
     ttl: Duration,
     born: Instant,

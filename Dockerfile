@@ -16,7 +16,7 @@ ARG DEBIAN_RELEASE=bookworm
 # ---- build ---------------------------------------------------------------
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
-# The crate is pure Rust: the slim image's gcc/libc6-dev suffice for linking.
+# The slim image's gcc/libc6-dev suffice for linking and for mimalloc's C sources.
 COPY . .
 # Cache mounts keep the crates.io downloads and compiled dependencies across
 # builds; the binary is copied out because the target cache is not in the layer.

@@ -28,6 +28,7 @@ shutdown_grace_ms = 10000
 default_count = 100
 max_results = 1000
 error_detail = "generic"
+worker_threads = 0
 
 [auth]
 accept_bare_token = false
@@ -73,6 +74,7 @@ struct RawServer {
     default_count: usize,
     max_results: usize,
     error_detail: String,
+    worker_threads: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +175,9 @@ pub struct ServerSettings {
     pub max_results: usize,
     /// Whether SCIM error `detail`s name the mapping rule involved (`generic`: never).
     pub error_detail: crate::error::ErrorDetail,
+    /// Threads running requests; 0 means one per available CPU. With one, requests run on a
+    /// single-threaded runtime (no work stealing, no cross-thread wake-ups).
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -530,6 +535,7 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
             default_count: s.default_count,
             max_results: s.max_results,
             error_detail,
+            worker_threads: s.worker_threads,
         },
         auth: AuthSettings {
             token_hashes,
@@ -775,7 +781,7 @@ format = "xml"
             [format!(
                 "{file}:7:1: server.listn: unknown key; did you mean `listen`? (expected one of: \
                  listen, base_path, public_url, request_timeout_ms, max_body_bytes, \
-                 concurrency_limit, shutdown_grace_ms, default_count, max_results, error_detail)"
+                 concurrency_limit, shutdown_grace_ms, default_count, max_results, error_detail, worker_threads)"
             )]
         );
         assert_eq!(

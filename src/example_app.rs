@@ -117,12 +117,11 @@ mod tests {
         assert!(toml::from_str::<MappingFile>(&typo).is_err());
     }
 
-    /// A strict engine close to the sidecar's: `reject` registered, missing map keys and
-    /// undefined variables are errors, no `eval`.
+    /// An engine close to the sidecar's: `reject` registered, undefined variables are errors, an
+    /// absent map key reads as `()` (the script relies on it), no `eval`.
     fn engine() -> Engine {
         let mut engine = Engine::new();
         engine.set_strict_variables(true);
-        engine.set_fail_on_invalid_map_property(true);
         engine.disable_symbol("eval");
         engine.set_max_operations(100_000);
         engine.register_fn(

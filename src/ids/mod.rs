@@ -1,6 +1,6 @@
 //! Id correspondence: which application record a SCIM id names, plus attributes the application
 //! cannot store. A [`IdStore`] keeps durable facts (memory for tests and stateless mappings, an
-//! embedded crash-safe file for one replica, a shared server store later); an [`IdCache`] (moka)
+//! embedded crash-safe file for one replica, a shared server store later); an [`IdCache`]
 //! in front keeps what is expensive to ask the application.
 //!
 //! ## Nothing here is tied to one process

@@ -225,8 +225,26 @@ impl Script {
     /// `ClientError::Rejected`; any other failure `InternalError::Script { hook }` (logged here,
     /// with the script path and position, at error level).
     pub fn call_hook(&self, name: &str, a: Value, b: Value, ctx: Value) -> Result<Value> {
-        let args = (json_to_dynamic(a), json_to_dynamic(b), json_to_dynamic(ctx));
+        self.run_hook(
+            name,
+            (json_to_dynamic(a), json_to_dynamic(b), json_to_dynamic(ctx)),
+        )
+    }
 
+    /// [`Script::call_hook`] with the first argument borrowed: converted straight from the
+    /// caller's value instead of from a deep copy of it.
+    pub fn call_hook_ref(&self, name: &str, a: &Value, b: Value, ctx: Value) -> Result<Value> {
+        self.run_hook(
+            name,
+            (
+                json_ref_to_dynamic(a),
+                json_to_dynamic(b),
+                json_to_dynamic(ctx),
+            ),
+        )
+    }
+
+    fn run_hook(&self, name: &str, args: (Dynamic, Dynamic, Dynamic)) -> Result<Value> {
         // A fresh scope per call and no top-level statements: hooks are plain functions of their
         // arguments, and nothing a script does at the top level costs time on every request.
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
@@ -339,6 +357,26 @@ fn json_to_dynamic(value: Value) -> Dynamic {
         Value::Object(map) => Dynamic::from_map(
             map.into_iter()
                 .map(|(k, v)| (k.into(), json_to_dynamic(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// [`json_to_dynamic`] from a borrowed value.
+fn json_ref_to_dynamic(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Dynamic::from_int(i),
+            (None, Some(f)) => Dynamic::from_float(f),
+            (None, None) => Dynamic::UNIT,
+        },
+        Value::String(s) => Dynamic::from(rhai::ImmutableString::from(s.as_str())),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(json_ref_to_dynamic).collect()),
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(k, v)| (k.as_str().into(), json_ref_to_dynamic(v)))
                 .collect(),
         ),
     }
@@ -599,6 +637,29 @@ mod tests {
         assert_eq!(out["role"], "admin");
         assert_eq!(out["display_name"], "");
         assert_eq!(out["tenant"], Value::Null);
+    }
+
+    #[test]
+    fn a_borrowed_first_argument_converts_like_an_owned_one() {
+        let s = compile(
+            r#"
+            fn echo(a, b, ctx) { #{ a: a, b: b, ctx: ctx } }
+            "#,
+        );
+        let a = json!({
+            "s": "text", "i": -7, "big": 18446744073709551615u64, "f": 0.25, "t": true,
+            "n": null, "list": ["x", 1, {"k": [null]}], "obj": {"inner": "v"},
+        });
+        let owned = s
+            .call_hook("echo", a.clone(), json!({}), json!({"op": 1}))
+            .unwrap();
+        let borrowed = s
+            .call_hook_ref("echo", &a, json!({}), json!({"op": 1}))
+            .unwrap();
+        assert_eq!(borrowed, owned);
+        assert_eq!(borrowed["a"]["list"][2]["k"][0], Value::Null);
+        assert_eq!(borrowed["a"]["big"].as_f64(), Some(18446744073709551615.0));
+        assert_eq!(borrowed["ctx"]["op"], 1);
     }
 
     #[test]

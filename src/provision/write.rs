@@ -53,7 +53,7 @@ fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -
             WriteKind::Update => "update",
         };
         base = script
-            .call_hook(hook, resource.clone(), base, hook_ctx(p, op))
+            .call_hook_ref(hook, resource, base, hook_ctx(p, op))
             .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
     }
     Ok(base)

@@ -232,6 +232,7 @@ async fn a_dry_run_never_calls_the_real_application_nor_shows_its_secret() {
                 }],
             ),
         ],
+        captures: Vec::new(),
     };
     let outcomes = explain::run(&run, &input).await.unwrap();
     assert!(

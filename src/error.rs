@@ -137,6 +137,16 @@ pub enum AppError {
     BadResponse(String),
     #[error("the application answered with unexpected HTTP status {status}")]
     UnexpectedStatus { status: u16 },
+    /// An error answer a mapping's `[[….errors]]` entry recognised, answered as the entry says.
+    /// `Display` (the log) names the entry; `detail` is the entry's text or a generic one.
+    #[error("the application answered HTTP {app_status}, recognised by {rule}")]
+    Mapped {
+        app_status: u16,
+        rule: String,
+        status: u16,
+        scim_type: Option<ScimType>,
+        detail: Option<String>,
+    },
 }
 
 /// The sidecar itself failed or is overloaded.
@@ -210,6 +220,9 @@ impl Error {
                 AppError::Unreachable(_) => class(502, None),
                 AppError::BadResponse(_) => class(502, None),
                 AppError::UnexpectedStatus { .. } => class(502, None),
+                AppError::Mapped {
+                    status, scim_type, ..
+                } => class(*status, *scim_type),
             },
             Error::Internal(e) => match e {
                 InternalError::Script { .. } => class(500, None),
@@ -236,6 +249,15 @@ impl Error {
                 "the application's answer did not match the mapping".into()
             }
             Error::Internal(InternalError::Script { .. }) => "a mapping script failed".into(),
+            Error::App(AppError::Mapped {
+                detail: Some(d), ..
+            }) => d.clone(),
+            Error::App(AppError::Mapped {
+                app_status, status, ..
+            }) if *status >= 500 => format!("the application failed (HTTP {app_status})"),
+            Error::App(AppError::Mapped { app_status, .. }) => {
+                format!("the application refused the request (HTTP {app_status})")
+            }
             _ => self.to_string(),
         }
     }
@@ -338,6 +360,40 @@ mod tests {
             e.class().retry_after,
             Some(30),
             "Okta needs an integer Retry-After"
+        );
+    }
+
+    #[test]
+    fn mapped_app_errors_answer_as_the_mapping_says_and_log_the_rule() {
+        let mapped = |status, scim_type, detail: Option<&str>| -> Error {
+            AppError::Mapped {
+                app_status: 422,
+                rule: "users.create.errors[2]".into(),
+                status,
+                scim_type,
+                detail: detail.map(str::to_string),
+            }
+            .into()
+        };
+        let e = mapped(403, Some(ScimType::Sensitive), Some("Seat limit reached."));
+        assert_eq!(
+            (e.class().status, e.class().scim_type),
+            (403, Some(ScimType::Sensitive))
+        );
+        assert_eq!(e.detail(), "Seat limit reached.");
+        assert_eq!(
+            e.to_string(),
+            "the application answered HTTP 422, recognised by users.create.errors[2]"
+        );
+        let e = mapped(400, None, None);
+        assert_eq!(e.detail(), "the application refused the request (HTTP 422)");
+        assert!(
+            !e.detail().contains("errors[2]"),
+            "mapping names stay in the log"
+        );
+        assert_eq!(
+            mapped(503, None, None).detail(),
+            "the application failed (HTTP 422)"
         );
     }
 

@@ -15,11 +15,7 @@ pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
         200..=299 => Ok(reply),
         401 | 403 => Err(AppError::Unauthorized { status }),
         429 => Err(AppError::RateLimited {
-            retry_after: reply
-                .headers
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry_after_secs(v, SystemTime::now())),
+            retry_after: retry_after_of(&reply),
         }),
         400 | 422 => Err(AppError::BadRequest { status }),
         // Application bodies never reach `detail`: these texts are all the client sees.
@@ -30,6 +26,15 @@ pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
         500..=599 => Err(AppError::ServerError { status }),
         _ => Err(AppError::UnexpectedStatus { status }),
     }
+}
+
+/// The reply's `Retry-After` in whole seconds from now; `None` when absent or unparseable.
+pub fn retry_after_of(reply: &AppReply) -> Option<u64> {
+    reply
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after_secs(v, SystemTime::now()))
 }
 
 /// `Retry-After` as whole seconds from `now`, at least 1; `None` when unparseable.

@@ -3,10 +3,10 @@
 //! percent-encoding; bodies are serialised JSON, so no SCIM value can alter the URL called.
 
 use super::Provisioner;
-use crate::app_client::{AppCall, AppReply, check_status};
+use crate::app_client::{AppCall, AppReply, check_status, retry_after_of};
 use crate::error::{AppError, Error, Result};
 use crate::mapping::template::encode_query_component;
-use crate::mapping::{Endpoint, JsonPath, ListEndpoint, Paging, Template};
+use crate::mapping::{Endpoint, ErrorAnswer, JsonPath, ListEndpoint, Paging, Template};
 use crate::scim::ResourceKind;
 use bytes::Bytes;
 use serde_json::Value;
@@ -111,12 +111,50 @@ pub(super) async fn send(
             label,
         })
         .await?;
-    if ep.not_found_status.contains(&reply.status) {
+    // `[[….errors]]` first (error answers only, so success costs nothing); the status lists
+    // and the generic translation apply when no entry matches.
+    let rule = if ep.errors.is_empty() || reply.status < 400 {
+        None
+    } else {
+        crate::mapping::errors::first_match(&ep.errors, reply.status, &reply.body)
+    };
+    let (not_found, exists) = match rule.map(|r| &r.answer) {
+        None => (
+            ep.not_found_status.contains(&reply.status),
+            ep.conflict_status.contains(&reply.status),
+        ),
+        Some(ErrorAnswer::NotFound) => (true, false),
+        Some(ErrorAnswer::Exists) => (false, true),
+        Some(ErrorAnswer::Answer {
+            status,
+            scim_type,
+            detail,
+        }) => {
+            return Err(if *status == 429 {
+                AppError::RateLimited {
+                    retry_after: retry_after_of(&reply),
+                }
+            } else {
+                AppError::Mapped {
+                    app_status: reply.status,
+                    rule: rule.map(|r| r.key.clone()).unwrap_or_default(),
+                    status: *status,
+                    scim_type: *scim_type,
+                    detail: detail.clone(),
+                }
+            }
+            .into());
+        }
+    };
+    if let Some(rule) = rule {
+        tracing::debug!(rule = %rule.key, app_status = reply.status, "error answer recognised");
+    }
+    if not_found {
         return Err(
             AppError::NotFound(format!("{} not found in the application", p.kind.name())).into(),
         );
     }
-    if ep.conflict_status.contains(&reply.status) {
+    if exists {
         return Err(AppError::Conflict(format!(
             "a {} with these values already exists",
             p.kind.name()

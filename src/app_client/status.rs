@@ -5,8 +5,8 @@ use super::AppReply;
 use crate::error::AppError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Generic status translation after the caller has handled the statuses its mapping gives a
-/// meaning to (not found, conflict): 2xx → Ok; 401/403 → `Unauthorized`; 429 → `RateLimited`
+/// Generic status translation after the caller has handled the answers its mapping gives a
+/// meaning to (`[[….errors]]` entries, then not found and conflict statuses): 2xx → Ok; 401/403 → `Unauthorized`; 429 → `RateLimited`
 /// with the integer `Retry-After` (seconds or HTTP date, converted); 400/422 → `BadRequest`;
 /// 404 → `NotFound`; 409 → `Conflict`; 5xx → `ServerError`; anything else → `UnexpectedStatus`.
 pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {

@@ -1,9 +1,10 @@
 //! The command line: `serve`, `validate`, `explain`, `test-mapping`, `demo`, `token`,
-//! `healthcheck`. Each subcommand is a thin function over the library; `main.rs` only parses
+//! `healthcheck`, `schema`. Each subcommand is a thin function over the library; `main.rs` only parses
 //! arguments and picks one.
 
 use crate::config::{Config, LogFormat, token_digest};
 use crate::dryrun::{self, Target, cases, explain};
+use crate::mapping::Severity;
 use crate::reload::Reloadable;
 use crate::{server, telemetry};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -51,11 +52,14 @@ pub enum Command {
         #[arg(long)]
         watch: bool,
     },
-    /// Load the config, the mapping and its scripts; report every problem; exit 1 on any.
+    /// Load the config (or a mapping alone), the mapping and its scripts; report every problem
+    /// as `file:line:column: key: message`; exit 1 on any error (warnings do not fail).
     Validate {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
+    /// Print the JSON Schema of mapping files (for editor completion and checks).
+    Schema,
     /// Dry run: the application calls a SCIM request would make (secrets masked) and the SCIM
     /// answer, against a fake application that answers from --app-answers or with defaults.
     /// Never calls the real application.
@@ -68,6 +72,15 @@ pub enum Command {
         /// The cases folder (default: `cases/` next to the mapping file).
         #[arg(long)]
         cases: Option<PathBuf>,
+    },
+    /// Probe the real application with GET requests only: reachability, credentials, and whether
+    /// its answers match the mapping; one line per check; exit 1 when any check fails.
+    Check {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Start the example application in this process and serve SCIM in front of it.
     Demo {
@@ -120,41 +133,72 @@ fn env_vars() -> Vec<(String, String)> {
     std::env::vars().collect()
 }
 
-/// `validate`: prints every problem, or a one-line summary.
-pub fn validate(config_path: &Path) -> ExitCode {
-    let config = match Config::load(Some(config_path), env_vars()) {
-        Ok(c) => c,
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("error: {p}");
-            }
-            eprintln!("{} problem(s) found", e.problems.len());
+/// `validate`: checks the config and the mapping (with its scripts) in one run and prints every
+/// problem (`error: file:line:column: key: message`, or `warning: …`), then a summary.
+pub fn validate(target: &TargetArgs) -> ExitCode {
+    let mut problems = Vec::new();
+    let (subject, mapping_file, base_url) = match (&target.config, &target.mapping) {
+        (Some(config_path), _) => {
+            let config = crate::config::check(config_path, env_vars());
+            problems = config.problems;
+            let subject = config.config.is_some().then(|| config_path.clone());
+            (subject, config.mapping_file, config.app_base_url)
+        }
+        (None, Some(mapping)) => (Some(mapping.clone()), Some(mapping.clone()), None),
+        (None, None) => {
+            eprintln!("error: give --config FILE or --mapping FILE");
             return ExitCode::FAILURE;
         }
     };
-    match crate::runtime::load_mapping(&config) {
-        Ok(m) => {
+    let mut summary = None;
+    if let Some(mapping_file) = &mapping_file {
+        let checked = crate::mapping::compile::check_mapping(mapping_file, base_url.as_deref());
+        problems.extend(checked.problems);
+        if let Some(m) = &checked.mapping {
             let groups = match &m.groups {
                 Some(g) => format!("{} for Groups", g.rules.rules.len()),
                 None => "no Groups".into(),
             };
-            println!(
-                "ok: {} is valid ({} attribute rules for Users, {groups}, application at {})",
-                config_path.display(),
+            summary = Some(format!(
+                "{} attribute rules for Users, {groups}, application at {}",
                 m.users.rules.rules.len(),
                 m.app.base_url
-            );
+            ));
+        }
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    for p in &problems {
+        let label = match p.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        eprintln!("{label}: {p}");
+    }
+    match (errors, summary, subject) {
+        (0, Some(summary), Some(subject)) => {
+            let note = if warnings > 0 {
+                format!(", {warnings} warning(s)")
+            } else {
+                String::new()
+            };
+            println!("ok: {} is valid ({summary}{note})", subject.display());
             ExitCode::SUCCESS
         }
-        Err(problems) => {
-            let n = problems.lines().count();
-            for p in problems.lines() {
-                eprintln!("error: {p}");
-            }
-            eprintln!("{n} problem(s) found");
+        _ => {
+            eprintln!("{} error(s), {warnings} warning(s) found", errors.max(1));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `schema`: prints the mapping file's JSON Schema.
+pub fn schema() -> ExitCode {
+    print!("{}", crate::mapping::model::json_schema());
+    ExitCode::SUCCESS
 }
 
 /// `serve`: runs until SIGTERM / Ctrl-C; SIGHUP (and, with `watch`, a file change) reloads.
@@ -448,4 +492,50 @@ pub fn token() -> ExitCode {
         hex::encode(token_digest(&t))
     );
     ExitCode::SUCCESS
+}
+
+/// `check`: loads the mapping with its real secrets and probes the application (GET only).
+pub async fn check(target: &TargetArgs, json: bool) -> ExitCode {
+    // As the dry runs do: a mapping alone gets the default config, so `SCIM_SIDECAR__APP__BASE_URL`
+    // still points it at a deployment.
+    let config = match (&target.config, &target.mapping) {
+        (Some(c), _) => Config::load_without_tokens(Some(c), env_vars()).map(|c| (c, None)),
+        (None, Some(m)) => {
+            let mut vars = env_vars();
+            vars.push((
+                "SCIM_SIDECAR__MAPPING__FILE".into(),
+                m.display().to_string(),
+            ));
+            Config::load_without_tokens(None, vars).map(|c| (c, Some(m.clone())))
+        }
+        (None, None) => {
+            print_problems(&["give --config or --mapping".into()]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mapping = config.map_err(|e| e.problems).and_then(|(config, given)| {
+        let file = given.unwrap_or(config.mapping_file);
+        crate::mapping::load_mapping(&file, config.app_base_url.as_deref()).map_err(|e| e.problems)
+    });
+    let mapping = match mapping {
+        Ok(m) => m,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = crate::check::run(&mapping).await;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.render_json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.render_text());
+    }
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

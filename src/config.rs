@@ -6,6 +6,8 @@
 
 use crate::ids::CacheSettings;
 use crate::mapping::ScriptLimits;
+use crate::mapping::diagnostics::{Locator, Problem, Severity, line_column, readable};
+use crate::mapping::shape::unknown_key_message;
 use crate::secret::{Secret, SecretSource};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ concurrency_limit = 512
 shutdown_grace_ms = 10000
 default_count = 100
 max_results = 1000
+error_detail = "generic"
 
 [auth]
 accept_bare_token = false
@@ -69,6 +72,7 @@ struct RawServer {
     shutdown_grace_ms: u64,
     default_count: usize,
     max_results: usize,
+    error_detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +171,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     pub default_count: usize,
     pub max_results: usize,
+    /// Whether SCIM error `detail`s name the mapping rule involved (`generic`: never).
+    pub error_detail: crate::error::ErrorDetail,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +285,118 @@ impl Config {
     }
 }
 
+/// What `validate` needs from a config file: every problem located in it, the config when it
+/// has none, and (even then, when the file says so) the mapping file and base URL override to
+/// check next.
+pub struct Checked {
+    pub config: Option<Config>,
+    pub problems: Vec<Problem>,
+    pub mapping_file: Option<PathBuf>,
+    pub app_base_url: Option<String>,
+}
+
+/// Loads `file` as [`Config::load`] does and locates each problem (`file:line:column: key:
+/// message`; no position for a value that comes from the environment or the defaults).
+pub fn check(file: &Path, env: impl IntoIterator<Item = (String, String)>) -> Checked {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let display = file.display().to_string();
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let locator = Locator::new(&text);
+    let located = |key: Option<String>, message: String| Problem {
+        severity: Severity::Error,
+        file: display.clone(),
+        at: key.as_deref().and_then(|k| locator.locate(k)),
+        key,
+        message,
+    };
+    // A syntax error is reported with toml's own position.
+    if let Err(e) = toml::de::DeTable::parse(&text) {
+        return Checked {
+            config: None,
+            problems: vec![Problem {
+                at: e.span().map(|s| line_column(&text, s.start)),
+                ..located(None, e.message().trim_end().to_string())
+            }],
+            mapping_file: None,
+            app_base_url: None,
+        };
+    }
+    match Config::load(Some(file), env.clone()) {
+        Ok(config) => Checked {
+            mapping_file: Some(config.mapping_file.clone()),
+            app_base_url: config.app_base_url.clone(),
+            config: Some(config),
+            problems: Vec::new(),
+        },
+        Err(e) => {
+            let problems = e
+                .problems
+                .iter()
+                .map(|p| {
+                    if let Some(rest) = p.strip_prefix("configuration key `")
+                        && let Some((key, message)) = rest.split_once("`: ")
+                    {
+                        let message = match message.strip_prefix("unknown field `") {
+                            Some(m) => {
+                                let name = m.split('`').next().unwrap_or_default();
+                                let m = m.split(" for key `").next().unwrap_or(m);
+                                let expected: Vec<&str> = m
+                                    .split_once("expected ")
+                                    .map(|(_, l)| l.split(['`', ',', ' ']))
+                                    .into_iter()
+                                    .flatten()
+                                    .filter(|s| !s.is_empty() && !matches!(*s, "one" | "of" | "or"))
+                                    .collect();
+                                unknown_key_message(name, &expected)
+                            }
+                            None => readable(key, message),
+                        };
+                        return located(Some(key.to_string()), message);
+                    }
+                    match p.split_once(": ") {
+                        Some((key, message))
+                            if !key.is_empty()
+                                && key
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c)) =>
+                        {
+                            located(Some(key.to_string()), message.to_string())
+                        }
+                        _ => located(None, p.trim_start_matches("configuration: ").to_string()),
+                    }
+                })
+                .collect();
+            // The mapping can still be checked when the file names it.
+            let table: Option<toml::Table> = text.parse().ok();
+            let entry = |section: &str, key: &str| {
+                let var = format!(
+                    "{ENV_PREFIX}__{}__{}",
+                    section.to_ascii_uppercase(),
+                    key.to_ascii_uppercase()
+                );
+                env.iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| {
+                        table
+                            .as_ref()?
+                            .get(section)?
+                            .get(key)?
+                            .as_str()
+                            .map(String::from)
+                    })
+            };
+            let base_dir = file.parent().unwrap_or(Path::new("."));
+            Checked {
+                config: None,
+                problems,
+                mapping_file: entry("mapping", "file").map(|f| base_dir.join(f)),
+                app_base_url: entry("app", "base_url"),
+            }
+        }
+    }
+}
+
 fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let s = raw.server;
@@ -328,13 +446,13 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
     for (i, t) in raw_tokens.iter().enumerate() {
         match token_from_raw(t) {
             Ok(h) => token_hashes.push(h),
-            Err(msg) => problems.push(format!("auth.tokens[{i}]: {msg}")),
+            Err(msg) => problems.push(format!("auth.tokens[{}]: {msg}", i + 1)),
         }
     }
     for (i, h) in raw.auth.token_sha256.iter().enumerate() {
         match parse_sha256(h) {
             Ok(d) => token_hashes.push(d),
-            Err(msg) => problems.push(format!("auth.token_sha256[{i}]: {msg}")),
+            Err(msg) => problems.push(format!("auth.token_sha256[{}]: {msg}", i + 1)),
         }
     }
     if !tokens {
@@ -365,6 +483,16 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
         }
     };
 
+    let error_detail = match s.error_detail.as_str() {
+        "generic" => crate::error::ErrorDetail::Generic,
+        "mapping" => crate::error::ErrorDetail::Mapping,
+        other => {
+            problems.push(format!(
+                "server.error_detail: expected \"generic\" or \"mapping\", got {other:?}"
+            ));
+            crate::error::ErrorDetail::Generic
+        }
+    };
     let format = match raw.log.format.as_str() {
         "pretty" => LogFormat::Pretty,
         "json" => LogFormat::Json,
@@ -401,6 +529,7 @@ fn validate(raw: RawConfig, base_dir: &Path, tokens: bool) -> Result<Config, Con
             shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
             default_count: s.default_count,
             max_results: s.max_results,
+            error_detail,
         },
         auth: AuthSettings {
             token_hashes,
@@ -510,7 +639,7 @@ file = "mapping.toml"
         let text = "[auth]\ntokens = [{ env = \"SCIM_SIDECAR_TEST_UNSET_TOKEN\" }]\n[mapping]\nfile = \"m.toml\"\n";
         let p = write("dryrun", "c.toml", text);
         let e = Config::load(Some(&p), vec![]).unwrap_err();
-        assert!(e.problems[0].starts_with("auth.tokens[0]"), "{e}");
+        assert!(e.problems[0].starts_with("auth.tokens[1]"), "{e}");
         let c = Config::load_without_tokens(Some(&p), vec![]).unwrap();
         assert!(c.auth.token_hashes.is_empty());
         let bad = write(
@@ -526,6 +655,28 @@ file = "mapping.toml"
             "{e}"
         );
         assert!(!e.problems.iter().any(|p| p.starts_with("auth.")), "{e}");
+    }
+
+    #[test]
+    fn error_detail_is_generic_unless_set_to_mapping() {
+        let p = write("detail", "c.toml", MINIMAL);
+        let c = Config::load(Some(&p), vec![]).unwrap();
+        assert_eq!(c.server.error_detail, crate::error::ErrorDetail::Generic);
+        let env = |v: &str| {
+            vec![(
+                "SCIM_SIDECAR__SERVER__ERROR_DETAIL".to_string(),
+                v.to_string(),
+            )]
+        };
+        let c = Config::load(Some(&p), env("mapping")).unwrap();
+        assert_eq!(c.server.error_detail, crate::error::ErrorDetail::Mapping);
+        let e = Config::load(Some(&p), env("verbose")).unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.starts_with("server.error_detail: expected")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -561,8 +712,8 @@ format = "xml"
         for key in [
             "server.listen",
             "server.base_path",
-            "auth.tokens[0]",
             "auth.tokens[1]",
+            "auth.tokens[2]",
             "store.path",
             "log.format",
         ] {
@@ -590,5 +741,55 @@ format = "xml"
         let p = write("notoken", "c.toml", "[mapping]\nfile = \"m.toml\"\n");
         let e = Config::load(Some(&p), vec![]).unwrap_err();
         assert!(e.to_string().contains("auth.tokens"), "{e}");
+    }
+
+    #[test]
+    fn check_locates_problems_and_still_names_the_mapping() {
+        let text = "[server]\nlisten = \"nowhere\"\n[auth]\ntokens = [{ value = \"short\" }]\n\
+                    [mapping]\nfile = \"m.toml\"\n";
+        let p = write("check", "c.toml", text);
+        let c = check(&p, vec![]);
+        assert!(c.config.is_none());
+        let lines: Vec<String> = c.problems.iter().map(|p| p.to_string()).collect();
+        let file = p.display().to_string();
+        assert_eq!(
+            lines,
+            [
+                format!(
+                    "{file}:2:1: server.listen: expected an address like 127.0.0.1:8080, got \"nowhere\""
+                ),
+                format!("{file}:4:11: auth.tokens[1]: tokens must be at least 16 characters long"),
+            ]
+        );
+        assert_eq!(c.mapping_file, Some(p.parent().unwrap().join("m.toml")));
+
+        let typo = write(
+            "check-typo",
+            "c.toml",
+            &format!("{MINIMAL}[server]\nlistn = 1\n"),
+        );
+        let c = check(&typo, vec![]);
+        let file = typo.display().to_string();
+        assert_eq!(
+            c.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            [format!(
+                "{file}:7:1: server.listn: unknown key; did you mean `listen`? (expected one of: \
+                 listen, base_path, public_url, request_timeout_ms, max_body_bytes, \
+                 concurrency_limit, shutdown_grace_ms, default_count, max_results, error_detail)"
+            )]
+        );
+        assert_eq!(
+            c.mapping_file,
+            Some(typo.parent().unwrap().join("mapping.toml"))
+        );
+
+        let broken = write("check-syntax", "c.toml", "[server\n");
+        let c = check(&broken, vec![]);
+        assert_eq!(c.problems.len(), 1);
+        assert!(c.problems[0].at.is_some(), "{:?}", c.problems);
+
+        let good = write("check-good", "c.toml", MINIMAL);
+        let c = check(&good, vec![]);
+        assert!(c.config.is_some() && c.problems.is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! Every failure the sidecar can answer, grouped by the side that failed (the SCIM client, the
 //! application, or the sidecar itself), and the one exhaustive table that turns each variant into
-//! an RFC 7644 §3.12 error: HTTP status, `scimType` and `detail`.
+//! an RFC 7644 §3.12 error: HTTP status, `scimType` and `detail`. An error raised inside the
+//! mapping carries the [`Rule`] it arose in (`Error::InRule`), for the log line and, when
+//! configured ([`ErrorDetail`]), the `detail`.
 //!
 //! Pure code: rendering the envelope lives in [`crate::scim::error_body`].
 
@@ -70,6 +72,70 @@ pub enum Error {
     App(#[from] AppError),
     #[error(transparent)]
     Internal(#[from] InternalError),
+    /// An error raised while running one part of the mapping: answered exactly as `error`, with
+    /// `rule` named in the log line (and in `detail` with `server.error_detail = "mapping"`).
+    #[error("{error}")]
+    InRule { rule: Box<Rule>, error: Box<Error> },
+}
+
+/// The part of a mapping an error arose in. Names only: never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// `users.update`, `groups.members.add`, `users.id_field`, `users.hooks.to_app`,
+    /// `users.attribute`.
+    pub name: String,
+    /// The hook's function name, for hook errors.
+    pub hook: Option<String>,
+    /// The rule's SCIM path as written (`emails[type eq "work"].value`), for attribute rules.
+    pub attribute: Option<String>,
+}
+
+impl Rule {
+    /// An application call, by its label (`users.update`).
+    pub fn call(label: &str) -> Rule {
+        Rule {
+            name: label.to_string(),
+            hook: None,
+            attribute: None,
+        }
+    }
+
+    /// A script hook of a resource type (`users`, `to_app`).
+    pub fn hook(resource: &str, hook: &str) -> Rule {
+        Rule {
+            name: format!("{resource}.hooks.{hook}"),
+            hook: Some(hook.to_string()),
+            attribute: None,
+        }
+    }
+
+    /// An attribute rule of a resource type (`users`, `name.familyName`).
+    pub fn attribute(resource: &str, scim: &str) -> Rule {
+        Rule {
+            name: format!("{resource}.attribute"),
+            hook: None,
+            attribute: Some(scim.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.attribute {
+            Some(a) => write!(f, "{} \"{a}\"", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// What the SCIM `detail` of an error says about the mapping (`server.error_detail`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorDetail {
+    /// Never which mapping rule was involved (the default: `detail` reaches the IdP's admin).
+    #[default]
+    Generic,
+    /// Also names the rule, e.g. `… (mapping: users.update)`: for staging.
+    Mapping,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -137,12 +203,11 @@ pub enum AppError {
     BadResponse(String),
     #[error("the application answered with unexpected HTTP status {status}")]
     UnexpectedStatus { status: u16 },
-    /// An error answer a mapping's `[[….errors]]` entry recognised, answered as the entry says.
-    /// `Display` (the log) names the entry; `detail` is the entry's text or a generic one.
-    #[error("the application answered HTTP {app_status}, recognised by {rule}")]
+    /// An error answer a mapping's `[[….errors]]` entry recognised, answered as the entry says
+    /// (the entry is the error's [`Rule`]); `detail` is the entry's text or a generic one.
+    #[error("the application answered HTTP {app_status}, answered as its `errors` entry says")]
     Mapped {
         app_status: u16,
-        rule: String,
         status: u16,
         scim_type: Option<ScimType>,
         detail: Option<String>,
@@ -183,10 +248,47 @@ const fn class(status: u16, scim_type: Option<ScimType>) -> ErrorClass {
 }
 
 impl Error {
+    /// Names the mapping rule this error arose in. An error that already names one keeps it: the
+    /// innermost rule is the most precise.
+    pub fn in_rule(self, rule: Rule) -> Error {
+        match self {
+            Error::InRule { .. } => self,
+            other => Error::InRule {
+                rule: Box::new(rule),
+                error: Box::new(other),
+            },
+        }
+    }
+
+    /// The error itself, without the rule it arose in.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InRule { error, .. } => error.root(),
+            other => other,
+        }
+    }
+
+    /// The mapping rule the error arose in, if known.
+    pub fn rule(&self) -> Option<&Rule> {
+        match self {
+            Error::InRule { rule, .. } => Some(rule),
+            _ => None,
+        }
+    }
+
+    /// The application error, whichever rule it arose in.
+    pub fn app(&self) -> Option<&AppError> {
+        match self.root() {
+            Error::App(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// The error table (DESIGN.md §7). Exhaustive on purpose: a new variant must be placed here.
     pub fn class(&self) -> ErrorClass {
         use ScimType as T;
         match self {
+            Error::InRule { error, .. } => error.class(),
             Error::Client(e) => match e {
                 ClientError::InvalidFilter(_) => class(400, Some(T::InvalidFilter)),
                 ClientError::TooMany(_) => class(400, Some(T::TooMany)),
@@ -241,10 +343,12 @@ impl Error {
 
     /// The `detail` shown to the client (and to the IdP admin): never an application body,
     /// never a script's internal message, and never which mapping rule, endpoint or hook was
-    /// involved — that is for the integrator, in the log line (`Display`), where the request's
-    /// span adds the operation and resource type.
+    /// involved — that is for the integrator, in the log line (`Display` and [`Error::rule`]),
+    /// where the request's span adds the operation and resource type. [`Error::detail_for`]
+    /// names the rule when `server.error_detail = "mapping"`.
     pub fn detail(&self) -> String {
         match self {
+            Error::InRule { error, .. } => error.detail(),
             Error::App(AppError::BadResponse(_)) => {
                 "the application's answer did not match the mapping".into()
             }
@@ -259,6 +363,15 @@ impl Error {
                 format!("the application refused the request (HTTP {app_status})")
             }
             _ => self.to_string(),
+        }
+    }
+
+    /// The `detail` under a `server.error_detail` setting: with `Mapping`, the rule is appended
+    /// (its name and the attribute's SCIM path; never values).
+    pub fn detail_for(&self, mode: ErrorDetail) -> String {
+        match (mode, self.rule()) {
+            (ErrorDetail::Mapping, Some(rule)) => format!("{} (mapping: {rule})", self.detail()),
+            _ => self.detail(),
         }
     }
 
@@ -364,16 +477,15 @@ mod tests {
     }
 
     #[test]
-    fn mapped_app_errors_answer_as_the_mapping_says_and_log_the_rule() {
+    fn mapped_app_errors_answer_as_the_mapping_says() {
         let mapped = |status, scim_type, detail: Option<&str>| -> Error {
-            AppError::Mapped {
+            Error::from(AppError::Mapped {
                 app_status: 422,
-                rule: "users.create.errors[2]".into(),
                 status,
                 scim_type,
                 detail: detail.map(str::to_string),
-            }
-            .into()
+            })
+            .in_rule(Rule::call("users.create.errors[2]"))
         };
         let e = mapped(403, Some(ScimType::Sensitive), Some("Seat limit reached."));
         assert_eq!(
@@ -382,8 +494,12 @@ mod tests {
         );
         assert_eq!(e.detail(), "Seat limit reached.");
         assert_eq!(
-            e.to_string(),
-            "the application answered HTTP 422, recognised by users.create.errors[2]"
+            e.rule().map(|r| r.name.as_str()),
+            Some("users.create.errors[2]")
+        );
+        assert_eq!(
+            e.detail_for(ErrorDetail::Mapping),
+            "Seat limit reached. (mapping: users.create.errors[2])"
         );
         let e = mapped(400, None, None);
         assert_eq!(e.detail(), "the application refused the request (HTTP 422)");
@@ -445,6 +561,45 @@ mod tests {
         );
         let e: Error = AppError::ServerError { status: 500 }.into();
         assert_eq!(e.detail(), e.to_string());
+    }
+
+    #[test]
+    fn a_rule_is_named_in_detail_only_when_configured() {
+        let e =
+            Error::from(AppError::ServerError { status: 500 }).in_rule(Rule::call("users.update"));
+        assert_eq!(e.class().status, 502);
+        assert_eq!(e.detail(), "the application failed (HTTP 500)");
+        assert_eq!(e.detail_for(ErrorDetail::Generic), e.detail());
+        assert_eq!(
+            e.detail_for(ErrorDetail::Mapping),
+            "the application failed (HTTP 500) (mapping: users.update)"
+        );
+        assert!(matches!(
+            e.app(),
+            Some(AppError::ServerError { status: 500 })
+        ));
+        // The innermost rule wins.
+        let e = e.in_rule(Rule::call("users.get"));
+        assert_eq!(e.rule().map(|r| r.name.as_str()), Some("users.update"));
+
+        let e = Error::from(AppError::BadResponse("name.familyName: …".into()))
+            .in_rule(Rule::attribute("users", "name.familyName"));
+        assert_eq!(
+            e.detail_for(ErrorDetail::Mapping),
+            "the application's answer did not match the mapping \
+             (mapping: users.attribute \"name.familyName\")"
+        );
+        let e = Error::from(InternalError::Script {
+            hook: "to_app".into(),
+            message: "x.rhai:1:2: secret detail".into(),
+        })
+        .in_rule(Rule::hook("users", "to_app"));
+        assert_eq!(e.class().status, 500);
+        let d = e.detail_for(ErrorDetail::Mapping);
+        assert_eq!(d, "a mapping script failed (mapping: users.hooks.to_app)");
+        // Without a rule, the setting changes nothing.
+        let e: Error = AppError::Timeout.into();
+        assert_eq!(e.detail_for(ErrorDetail::Mapping), e.detail());
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! ## Around the request path
 //! [`reload`] swaps in a new configuration (SIGHUP, `--watch`) while requests in flight finish on
 //! theirs; [`dryrun`] runs requests through the same state and stack against a fake application
-//! (`explain`, `test-mapping`, mapping test cases).
+//! (`explain`, `test-mapping`, mapping test cases); [`check`] probes the real application with
+//! GET requests only.
 //!
 //! ## Dependency rules
 //! [`scim`] and [`mapping`] are pure (no hyper, tokio or moka). [`app_client`] knows HTTP but not
@@ -26,6 +27,7 @@
 
 pub mod app_client;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;

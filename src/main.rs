@@ -8,8 +8,9 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let log_format = args.log_format.map(Into::into);
     match args.command {
-        Command::Validate { config } => cli::validate(&config),
+        Command::Validate { target } => cli::validate(&target),
         Command::Token => cli::token(),
+        Command::Schema => cli::schema(),
         Command::Healthcheck { url } => cli::healthcheck(&url),
         Command::Serve { config, watch } => {
             runtime().block_on(cli::serve(&config, watch, log_format))
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         Command::TestMapping { target, cases } => {
             runtime().block_on(cli::test_mapping(&target, cases.as_deref()))
         }
+        Command::Check { target, json } => runtime().block_on(cli::check(&target, json)),
         Command::Demo { listen, token } => {
             // Runs before any thread exists, so changing the environment is sound here.
             scim_sidecar::demo::prepare_env();

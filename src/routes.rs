@@ -4,7 +4,7 @@
 
 use crate::auth::TokenVerifier;
 use crate::config::ServerSettings;
-use crate::error::{ClientError, Error};
+use crate::error::{ClientError, Error, ErrorDetail};
 use crate::provision::Provisioner;
 use crate::scim::discovery::Discovery;
 use crate::scim::{self, ResourceKind, list, patch};
@@ -42,8 +42,18 @@ pub fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
 /// Renders an error as the RFC 7644 envelope, with `Retry-After`, `WWW-Authenticate` and `Allow`
 /// where the status calls for them.
 pub fn error_response(err: &Error) -> Response<Full<Bytes>> {
+    error_response_with(err, ErrorDetail::Generic)
+}
+
+/// [`error_response`] with the configured `server.error_detail`.
+pub fn error_response_with(err: &Error, mode: ErrorDetail) -> Response<Full<Bytes>> {
     let class = err.class();
-    let mut resp = json_response(class.status, &scim::error_json(err));
+    let body = scim::error_body(
+        class.status,
+        class.scim_type.map(|t| t.as_str()),
+        &err.detail_for(mode),
+    );
+    let mut resp = json_response(class.status, &body);
     if let Some(secs) = class.retry_after {
         resp.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(secs));
@@ -57,24 +67,41 @@ pub fn error_response(err: &Error) -> Response<Full<Bytes>> {
     resp
 }
 
-/// Logs an error once, at the level its side deserves, then renders it.
+/// Logs an error once, at the level its side deserves, then renders it (`detail` never names
+/// mapping rules: these errors arise outside them).
 fn fail(err: Error) -> Response<Full<Bytes>> {
+    fail_with(err, ErrorDetail::Generic)
+}
+
+/// [`fail`] for errors that may have arisen in a mapping rule: the log line names the rule
+/// (`rule`, and `hook` or `attribute` where they apply), and so does `detail` when `mode` says so.
+fn fail_with(err: Error, mode: ErrorDetail) -> Response<Full<Bytes>> {
     use crate::error::InternalError;
     let status = err.class().status;
-    match &err {
-        Error::Client(_) => tracing::debug!(status, error = %err, "client error"),
-        Error::App(_) => tracing::warn!(status, error = %err, "application error"),
-        // Logged at error level where it failed, with the script path and position.
+    let rule = err.rule();
+    let name = rule.map(|r| r.name.as_str());
+    let hook = rule.and_then(|r| r.hook.as_deref());
+    let attribute = rule.and_then(|r| r.attribute.as_deref());
+    match err.root() {
+        Error::Client(_) => {
+            tracing::debug!(status, rule = name, hook, attribute, error = %err, "client error")
+        }
+        Error::App(_) => {
+            tracing::warn!(status, rule = name, hook, attribute, error = %err, "application error")
+        }
+        // Also logged at error level where it failed, with the script path and position.
         Error::Internal(InternalError::Script { .. }) => {
-            tracing::debug!(status, error = %err, "script error")
+            tracing::debug!(status, rule = name, hook, error = %err, "script error")
         }
         // The cause stays out of `detail`; the log is where it belongs.
         Error::Internal(InternalError::Store(cause) | InternalError::Bug(cause)) => {
-            tracing::error!(status, error = %err, cause = %cause, "internal error")
+            tracing::error!(status, rule = name, error = %err, cause = %cause, "internal error")
         }
-        Error::Internal(_) => tracing::error!(status, error = %err, "internal error"),
+        Error::Internal(_) | Error::InRule { .. } => {
+            tracing::error!(status, rule = name, error = %err, "internal error")
+        }
     }
-    error_response(&err)
+    error_response_with(&err, mode)
 }
 
 fn method_not_allowed(method: &Method, allow: &'static str) -> Response<Full<Bytes>> {
@@ -182,7 +209,7 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
                 }
                 ([id], Method::DELETE) => {
                     record("delete", name);
-                    delete_resource(service, id).await
+                    delete_resource(state, service, id).await
                 }
                 (_, m) => method_not_allowed(&m, "GET, PUT, PATCH, DELETE"),
             }
@@ -309,11 +336,15 @@ fn with_location(mut resp: Response<Full<Bytes>>, resource: &Value) -> Response<
 
 /// Renders a handler's outcome: the body with `status` (a 201 also gets `Location`), or the
 /// error.
-fn respond(result: Result<Value, Error>, status: u16) -> Response<Full<Bytes>> {
+fn respond(
+    state: &ServiceState,
+    result: Result<Value, Error>,
+    status: u16,
+) -> Response<Full<Bytes>> {
     match result {
         Ok(body) if status == 201 => with_location(json_response(status, &body), &body),
         Ok(body) => json_response(status, &body),
-        Err(e) => fail(e),
+        Err(e) => fail_with(e, state.settings.error_detail),
     }
 }
 
@@ -323,7 +354,7 @@ async fn list_resources(
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let result = async { service.list(&parse_query(state, query)?).await }.await;
-    respond(result, 200)
+    respond(state, result, 200)
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the body's parameters, then the same as a list.
@@ -337,7 +368,7 @@ async fn search_resources(
         service.list(&parse_query(state, Some(&query))?).await
     }
     .await;
-    respond(result, 200)
+    respond(state, result, 200)
 }
 
 /// Turns a SearchRequest body into the equivalent query string, so both forms share one parser
@@ -379,7 +410,7 @@ async fn get_resource(
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let result = async { service.get(id, &parse_query(state, query)?).await }.await;
-    respond(result, 200)
+    respond(state, result, 200)
 }
 
 async fn create_resource(
@@ -393,7 +424,7 @@ async fn create_resource(
         service.create(parse_body(body)?, &q).await
     }
     .await;
-    respond(result, 201)
+    respond(state, result, 201)
 }
 
 async fn replace_resource(
@@ -408,7 +439,7 @@ async fn replace_resource(
         service.replace(id, parse_body(body)?, &q).await
     }
     .await;
-    respond(result, 200)
+    respond(state, result, 200)
 }
 
 async fn patch_resource(
@@ -427,7 +458,7 @@ async fn patch_resource(
     match result {
         Ok(Some(body)) => json_response(200, &body),
         Ok(None) => no_content(),
-        Err(e) => fail(e),
+        Err(e) => fail_with(e, state.settings.error_detail),
     }
 }
 
@@ -437,9 +468,13 @@ fn no_content() -> Response<Full<Bytes>> {
     resp
 }
 
-async fn delete_resource(service: &Provisioner, id: &str) -> Response<Full<Bytes>> {
+async fn delete_resource(
+    state: &ServiceState,
+    service: &Provisioner,
+    id: &str,
+) -> Response<Full<Bytes>> {
     match service.delete(id).await {
         Ok(()) => no_content(),
-        Err(e) => fail(e),
+        Err(e) => fail_with(e, state.settings.error_detail),
     }
 }

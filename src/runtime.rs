@@ -31,6 +31,22 @@ pub fn open_store(settings: &StoreSettings) -> Result<Arc<dyn IdStore>, String> 
     })
 }
 
+/// The application client for a mapping's `[app]` settings (also used by `check`, so that it
+/// probes with exactly the server's headers, auth, timeouts and retries).
+pub fn app_client(app: &mapping::AppSettings) -> Result<AppClient, String> {
+    AppClient::new(ClientSettings {
+        base_url: app.base_url.clone(),
+        headers: app
+            .headers
+            .iter()
+            .map(|(name, value, secret)| (name.clone(), value.expose().to_string(), *secret))
+            .collect(),
+        timeout: app.timeout,
+        connect_timeout: app.connect_timeout,
+        retries: app.retries,
+    })
+}
+
 /// Builds the service state from a config and an already-loaded mapping, opening the store.
 pub fn build_state(config: &Config, mapping: Mapping) -> Result<Arc<ServiceState>, String> {
     build_state_with(
@@ -49,18 +65,7 @@ pub fn build_state_with(
     store: Arc<dyn IdStore>,
     health: Arc<Health>,
 ) -> Result<Arc<ServiceState>, String> {
-    let app = &mapping.app;
-    let client = AppClient::new(ClientSettings {
-        base_url: app.base_url.clone(),
-        headers: app
-            .headers
-            .iter()
-            .map(|(name, value, secret)| (name.clone(), value.expose().to_string(), *secret))
-            .collect(),
-        timeout: app.timeout,
-        connect_timeout: app.connect_timeout,
-        retries: app.retries,
-    })?;
+    let client = app_client(&mapping.app)?;
     let shared = Shared {
         mapping: mapping.clone(),
         client,

@@ -24,7 +24,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Where a secret comes from: exactly one of `env`, `file` or `value`.
-#[derive(Clone, Deserialize, Default, PartialEq, Eq)]
+#[derive(Clone, Deserialize, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
     /// Name of an environment variable holding the secret.

@@ -260,6 +260,10 @@ impl Names {
 /// An identical copy of `e` (see the module docs for why this is needed).
 pub fn duplicate(e: &Error) -> Error {
     match e {
+        Error::InRule { rule, error } => Error::InRule {
+            rule: rule.clone(),
+            error: Box::new(duplicate(error)),
+        },
         Error::Client(c) => Error::Client(match c {
             ClientError::InvalidFilter(m) => ClientError::InvalidFilter(m.clone()),
             ClientError::TooMany(m) => ClientError::TooMany(m.clone()),
@@ -303,13 +307,11 @@ pub fn duplicate(e: &Error) -> Error {
             AppError::UnexpectedStatus { status } => AppError::UnexpectedStatus { status: *status },
             AppError::Mapped {
                 app_status,
-                rule,
                 status,
                 scim_type,
                 detail,
             } => AppError::Mapped {
                 app_status: *app_status,
-                rule: rule.clone(),
                 status: *status,
                 scim_type: *scim_type,
                 detail: detail.clone(),

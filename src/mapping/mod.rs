@@ -3,6 +3,8 @@
 //!
 //! - [`model`]: the file as written (TOML, `deny_unknown_fields`);
 //! - [`compile`]: checks everything, reports every problem at once, builds [`Mapping`];
+//! - [`shape`]: reads the TOML part by part so that every shape error is reported;
+//! - [`diagnostics`]: problems located as `file:line:column: key: message`;
 //! - [`template`]: path and query templates with percent-encoding of every substituted value;
 //! - [`json_path`]: dotted paths into application JSON;
 //! - [`errors`]: error answers told apart by their body (`[[….errors]]`);
@@ -10,17 +12,20 @@
 //! - [`script`]: the sandboxed Rhai engine and hook calls.
 
 pub mod compile;
+pub mod diagnostics;
 pub mod errors;
 pub mod json_path;
 pub mod model;
 pub mod rules;
 pub mod script;
+pub mod shape;
 pub mod template;
 
 use crate::scim::ResourceKind;
 use crate::scim::filter::{AttrPath, CompareOp};
 use crate::secret::Secret;
-pub use compile::{LoadError, load_mapping, load_mapping_str};
+pub use compile::{Checked, LoadError, check_mapping_str, load_mapping, load_mapping_str};
+pub use diagnostics::{Problem, Severity};
 pub use errors::{ErrorAnswer, ErrorRule};
 pub use json_path::JsonPath;
 pub use model::{DeactivationMode, IdMode, OnDuplicate, PagingStyle, UpdateBody};

@@ -1,7 +1,10 @@
 //! The mapping file as written (TOML), deserialised with `deny_unknown_fields` so that a typo is
 //! an error, not a silently ignored key. [`super::compile`] turns this raw model into the checked,
 //! ready-to-run [`super::Mapping`]. `mappings/README.md` documents every key; keep them in step.
+//! The same types (and their doc comments) generate the JSON Schema editors use
+//! ([`json_schema`], checked in as `mappings/mapping.schema.json`).
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -9,13 +12,15 @@ use std::collections::BTreeMap;
 use crate::secret::SecretSource;
 
 /// The whole mapping file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingFile {
     /// Format version; only `1` exists.
     #[serde(default = "one")]
     pub version: u32,
+    /// `[app]`: where the application lives and how the sidecar authenticates to it.
     pub app: AppSection,
+    /// `[users]`: the calls and attribute rules behind `/Users` (required).
     pub users: ResourceSection,
     /// Groups; absent = `/Groups` is not served (and not advertised).
     #[serde(default)]
@@ -26,20 +31,35 @@ fn one() -> u32 {
     1
 }
 
+/// The JSON Schema of a mapping file (draft 7, which TOML editors such as Taplo understand),
+/// pretty-printed with a final newline.
+pub fn json_schema() -> String {
+    let mut schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<MappingFile>();
+    schema.insert("title".into(), "scim-sidecar mapping file".into());
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Where the application lives and how we authenticate to it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSection {
     /// `http://host:port[/prefix]`; the config's `app.base_url` overrides it per deployment.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// One header carrying a secret, e.g. `Authorization: Bearer <token>`.
     #[serde(default)]
     pub auth: Option<AppAuth>,
     /// Static extra headers sent on every call.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Whole-call timeout in milliseconds (default 10000).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Connection timeout in milliseconds (default 2000).
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
     /// Retries for idempotent calls on connect errors and 502/503 (default 2).
@@ -48,18 +68,21 @@ pub struct AppSection {
 }
 
 /// One header carrying a secret: `X-Api-Key: <secret>` or `Authorization: Bearer <secret>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppAuth {
+    /// Header name, e.g. `Authorization` or `X-Api-Key`.
     pub header: String,
     /// Text before the secret, e.g. `"Bearer "`.
     #[serde(default)]
     pub prefix: String,
+    /// Where the secret comes from: `{ env = "VAR" }`, `{ file = "/run/secrets/x" }` or
+    /// `{ value = "…" }` (tests only).
     pub secret: SecretSource,
 }
 
 /// How SCIM ids relate to application ids.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdMode {
     /// The SCIM id is the application's id as a string. Stateless.
@@ -71,7 +94,7 @@ pub enum IdMode {
 }
 
 /// What a create for a user that already exists in the application does.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDuplicate {
     /// 409 `uniqueness` (what Okta and Entra expect).
@@ -82,7 +105,7 @@ pub enum OnDuplicate {
 }
 
 /// What SCIM `active: false` means in the application.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeactivationMode {
     /// `active` is an ordinary attribute rule (usually with a value map to a status field).
@@ -96,20 +119,23 @@ pub enum DeactivationMode {
 }
 
 /// One resource type (`[users]` or `[groups]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceSection {
+    /// How SCIM ids relate to application ids: `app` (default) or `minted`.
     #[serde(default)]
     pub ids: IdMode,
     /// Path of the id in an application record (default `id`).
     #[serde(default)]
     pub id_field: Option<String>,
+    /// A create for a user that already exists: `conflict` (default, 409) or `adopt`.
     #[serde(default)]
     pub on_duplicate: OnDuplicate,
     /// The application does not refuse duplicates: the sidecar looks the `userName` /
     /// `displayName` up before a create or a rename, and a match counts as a conflict.
     #[serde(default)]
     pub check_duplicates: bool,
+    /// What SCIM `active: false` means: `field` (default), `endpoint` or `delete`.
     #[serde(default)]
     pub deactivation: DeactivationMode,
     /// Most records the sidecar will list from the application to evaluate a filter the
@@ -119,22 +145,30 @@ pub struct ResourceSection {
     /// Rhai script file, relative to the mapping file.
     #[serde(default)]
     pub script: Option<String>,
+    /// Script functions called at fixed points: `to_app`, `from_app`.
     #[serde(default)]
     pub hooks: Hooks,
     /// SCIM attributes the hooks produce or read that no rule maps (e.g. a `displayName` computed
     /// by `from_app`): advertised in `/Schemas` and accepted in filters.
     #[serde(default)]
     pub script_attributes: Vec<String>,
+    /// Reads one record: `path` uses `{id}` (required).
     pub get: Endpoint,
+    /// Lists records, with paging (required).
     pub list: ListEndpoint,
+    /// Creates a record (default method POST); absent = SCIM POST is refused.
     #[serde(default)]
     pub create: Option<Endpoint>,
+    /// Updates a record (default method PUT); needed for PUT and PATCH of mapped attributes.
     #[serde(default)]
     pub update: Option<UpdateEndpoint>,
+    /// Deletes a record (default method DELETE); absent = SCIM DELETE is refused.
     #[serde(default)]
     pub delete: Option<Endpoint>,
+    /// With `deactivation = "endpoint"`: the call that deactivates a user (default POST).
     #[serde(default)]
     pub deactivate: Option<Endpoint>,
+    /// With `deactivation = "endpoint"`: the call that reactivates a user (default POST).
     #[serde(default)]
     pub reactivate: Option<Endpoint>,
     /// Filters the application answers natively.
@@ -149,7 +183,7 @@ pub struct ResourceSection {
 }
 
 /// How the application stores group membership.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MembersModel {
     /// An array of member ids inside the group record (`field`), written with the group's update.
@@ -162,9 +196,10 @@ pub enum MembersModel {
 }
 
 /// `[groups.members]`: the membership model and what it needs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersSection {
+    /// Where membership lives: `record`, `endpoints` or `user_attribute`.
     pub model: MembersModel,
     /// `record`: path of the member array in the group record. `user_attribute`: path of the
     /// group id(s) in the user record.
@@ -209,27 +244,30 @@ pub struct MembersSection {
 
 /// A per-member call: an endpoint plus an optional JSON body template in which the strings
 /// `"{id}"` and `"{member}"` are replaced by the ids (typed per `id_type`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberCall {
     #[serde(flatten)]
     pub endpoint: Endpoint,
+    /// JSON body template; the whole strings `"{id}"` and `"{member}"` are replaced.
     #[serde(default)]
     pub body: Option<Value>,
 }
 
 /// A narrowed users list for one group (`user_attribute` model).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberLookup {
+    /// A users-list path for one group (`{id}` = the group's application id).
     #[serde(default)]
     pub path: Option<String>,
+    /// Query parameters added to the users list (`{id}` = the group's application id).
     #[serde(default)]
     pub query: BTreeMap<String, String>,
 }
 
 /// Names of Rhai functions in the resource's script, called at fixed points.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     /// `fn to_app(scim, app, ctx)` → the application payload, before create/update is sent.
@@ -242,13 +280,15 @@ pub struct Hooks {
 
 /// One application call. `path` and `query` values are templates: `{id}` is the application id,
 /// `{value}` a filter value; every substituted value is percent-encoded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// Default: GET for get/list, POST for create, DELETE for delete, POST for (de|re)activate.
     #[serde(default)]
     pub method: Option<String>,
+    /// Path appended to `app.base_url`, e.g. `/api/users/{id}`; values are percent-encoded.
     pub path: String,
+    /// Query parameters (templates), e.g. `{ page_size = "100" }`.
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     /// Wrap the body sent: `wrap = "user"` sends `{"user": {...}}`.
@@ -272,7 +312,7 @@ pub struct Endpoint {
 
 /// One `[[….errors]]` entry: an application error answer, recognised by its status and body,
 /// and the SCIM answer to give instead.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorRule {
     /// The application's status (400–599).
@@ -299,7 +339,7 @@ pub struct ErrorRule {
 }
 
 /// The update call, plus whether it takes a partial or a full record.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
     #[serde(flatten)]
@@ -310,16 +350,18 @@ pub struct UpdateEndpoint {
     pub send: UpdateBody,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateBody {
+    /// The current record with the mapped fields changed.
     #[default]
     Full,
+    /// Only the changed mapped fields.
     Changes,
 }
 
 /// The list call and how the application pages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListEndpoint {
     #[serde(flatten)]
@@ -333,18 +375,22 @@ pub struct ListEndpoint {
     /// …or in a response header (`X-Total-Count`).
     #[serde(default)]
     pub total_header: Option<String>,
+    /// How the application pages: `{ style = "page" }`, `{ style = "offset" }` or none.
     #[serde(default)]
     pub paging: Paging,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+/// How the list call pages through the application's records.
+#[derive(Debug, Clone, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
+    /// `page`, `offset` or `none` (default: one call returns everything).
     #[serde(default)]
     pub style: PagingStyle,
     /// `page` style: page number parameter (default `page`) and first page number (default 1).
     #[serde(default)]
     pub page_param: Option<String>,
+    /// `page` style: number of the first page (default 1).
     #[serde(default)]
     pub first_page: Option<u64>,
     /// `offset` style: offset parameter (default `offset`), 0-based.
@@ -358,10 +404,13 @@ pub struct Paging {
     pub max_size: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+/// The paging style of the list call.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PagingStyle {
+    /// Page numbers (`page_param`, `size_param`).
     Page,
+    /// Offsets from 0 (`offset_param`, `size_param`).
     Offset,
     /// One call returns everything.
     #[default]
@@ -371,7 +420,7 @@ pub enum PagingStyle {
 /// A filter the application answers natively: `attribute op "value"` becomes these query
 /// parameters (or this path) on the list call. The sidecar still checks every returned record
 /// against the full filter, so an application that matches loosely (substring, case) is safe.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterPushdown {
     /// SCIM attribute path, e.g. `userName`, `externalId`, `emails[type eq "work"].value`.
@@ -388,7 +437,7 @@ pub struct FilterPushdown {
 }
 
 /// One attribute rule: where a SCIM attribute lives in the application record, both directions.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeRule {
     /// SCIM path: `userName`, `name.givenName`, `emails[type eq "work"].value`,
@@ -434,10 +483,48 @@ pub struct AttributeRule {
     pub app_type: Option<AppType>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+/// A JSON type in the application's records.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppType {
+    /// JSON string.
     String,
+    /// JSON number.
     Number,
+    /// JSON `true` / `false`.
     Boolean,
+}
+
+#[cfg(test)]
+mod tests {
+    /// The checked-in schema is what the types generate: it cannot drift.
+    #[test]
+    fn checked_in_schema_is_current() {
+        let checked_in = include_str!("../../mappings/mapping.schema.json");
+        assert!(
+            checked_in == super::json_schema(),
+            "mappings/mapping.schema.json is out of date with src/mapping/model.rs; regenerate it \
+             with `cargo run -- schema > mappings/mapping.schema.json`"
+        );
+    }
+
+    #[test]
+    fn schema_describes_keys_and_names_enum_values() {
+        let schema: serde_json::Value = serde_json::from_str(&super::json_schema()).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        assert!(
+            schema["properties"]["users"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`/Users`")
+        );
+        let rule = &schema["definitions"]["AttributeRule"];
+        assert_eq!(
+            rule["additionalProperties"], false,
+            "unknown keys are flagged"
+        );
+        assert!(rule["properties"]["map"]["description"].is_string());
+        let ids = serde_json::to_string(&schema["definitions"]["IdMode"]).unwrap();
+        assert!(ids.contains("\"minted\""), "{ids}");
+    }
 }

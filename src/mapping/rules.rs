@@ -160,7 +160,9 @@ impl Rules {
             };
             match target.get(scim, schema) {
                 Some(v) => {
-                    let out = rule.to_app_value(v)?;
+                    let out = rule
+                        .to_app_value(v)
+                        .map_err(|e| e.in_rule(self.rule_ref(rule)))?;
                     path.set(app, out);
                     written.push(path);
                 }
@@ -201,12 +203,21 @@ impl Rules {
             };
             let value = rule
                 .to_scim_value(raw, target)
-                .map_err(|m| Error::from(AppError::BadResponse(m)))?;
+                .map_err(|m| Error::from(AppError::BadResponse(m)).in_rule(self.rule_ref(rule)))?;
             target.place(&mut out, value);
             touched.push(target);
         }
         mark_primary(&mut out, &touched);
         Ok(Value::Object(out))
+    }
+
+    /// Names `rule` in errors and log lines (`users.attribute "name.familyName"`).
+    fn rule_ref(&self, rule: &Rule) -> crate::error::Rule {
+        let resource = match self.kind {
+            ResourceKind::User => "users",
+            ResourceKind::Group => "groups",
+        };
+        crate::error::Rule::attribute(resource, rule.label())
     }
 
     /// The values of `store = true` rules in `scim`, keyed by the rule's SCIM path text.
@@ -1302,7 +1313,10 @@ mod tests {
         assert_eq!(send("EMPLOYEE").unwrap(), "emp");
         let err = send("Intern").unwrap_err();
         assert_eq!(err.class().status, 400);
-        assert!(matches!(err, Error::Client(ClientError::InvalidValue(_))));
+        assert!(matches!(
+            err.root(),
+            Error::Client(ClientError::InvalidValue(_))
+        ));
         let msg = err.to_string();
         assert!(msg.contains("userType"), "{msg}");
         assert!(msg.contains("\"Intern\""), "{msg}");
@@ -1618,7 +1632,7 @@ mod tests {
             .app_to_scim(&json!({"login": "u", "level": 9}))
             .unwrap_err();
         assert!(
-            matches!(err, Error::App(AppError::BadResponse(_))),
+            matches!(err.root(), Error::App(AppError::BadResponse(_))),
             "{err:?}"
         );
         assert_eq!(err.class().status, 502);
@@ -1664,7 +1678,7 @@ mod tests {
         ] {
             let err = r.app_to_scim(&bad).unwrap_err();
             assert!(
-                matches!(err, Error::App(AppError::BadResponse(_))),
+                matches!(err.root(), Error::App(AppError::BadResponse(_))),
                 "{bad}: {err:?}"
             );
         }

@@ -4,7 +4,7 @@
 
 use super::Provisioner;
 use crate::app_client::{AppCall, AppReply, check_status, retry_after_of};
-use crate::error::{AppError, Error, Result};
+use crate::error::{AppError, Error, Result, Rule};
 use crate::mapping::template::encode_query_component;
 use crate::mapping::{Endpoint, ErrorAnswer, JsonPath, ListEndpoint, Paging, Template};
 use crate::scim::ResourceKind;
@@ -87,9 +87,29 @@ pub(super) fn render(
     out
 }
 
+/// `users` or `groups`: the mapping section a rule name starts with.
+pub(super) fn section(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
 /// Sends a call and applies the endpoint's status meanings; returns the parsed JSON body
-/// (`Null` when empty) and the reply headers.
+/// (`Null` when empty) and the reply headers. Every error names the call (`users.update`).
 pub(super) async fn send(
+    p: &Provisioner,
+    ep: &Endpoint,
+    label: &'static str,
+    path_and_query: String,
+    body: Option<&Value>,
+) -> Result<(Value, AppReply)> {
+    send_unnamed(p, ep, label, path_and_query, body)
+        .await
+        .map_err(|e| e.in_rule(Rule::call(label)))
+}
+
+async fn send_unnamed(
     p: &Provisioner,
     ep: &Endpoint,
     label: &'static str,
@@ -112,13 +132,18 @@ pub(super) async fn send(
         })
         .await?;
     // `[[….errors]]` first (error answers only, so success costs nothing); the status lists
-    // and the generic translation apply when no entry matches.
-    let rule = if ep.errors.is_empty() || reply.status < 400 {
+    // and the generic translation apply when no entry matches. A matching entry is the error's
+    // rule (`users.create.errors[1]`), named in the log.
+    let entry = if ep.errors.is_empty() || reply.status < 400 {
         None
     } else {
         crate::mapping::errors::first_match(&ep.errors, reply.status, &reply.body)
     };
-    let (not_found, exists) = match rule.map(|r| &r.answer) {
+    let named = |e: AppError| match entry {
+        Some(r) => Error::from(e).in_rule(Rule::call(&r.key)),
+        None => e.into(),
+    };
+    let (not_found, exists) = match entry.map(|r| &r.answer) {
         None => (
             ep.not_found_status.contains(&reply.status),
             ep.conflict_status.contains(&reply.status),
@@ -130,36 +155,31 @@ pub(super) async fn send(
             scim_type,
             detail,
         }) => {
-            return Err(if *status == 429 {
+            return Err(named(if *status == 429 {
                 AppError::RateLimited {
                     retry_after: retry_after_of(&reply),
                 }
             } else {
                 AppError::Mapped {
                     app_status: reply.status,
-                    rule: rule.map(|r| r.key.clone()).unwrap_or_default(),
                     status: *status,
                     scim_type: *scim_type,
                     detail: detail.clone(),
                 }
-            }
-            .into());
+            }));
         }
     };
-    if let Some(rule) = rule {
-        tracing::debug!(rule = %rule.key, app_status = reply.status, "error answer recognised");
-    }
     if not_found {
-        return Err(
-            AppError::NotFound(format!("{} not found in the application", p.kind.name())).into(),
-        );
+        return Err(named(AppError::NotFound(format!(
+            "{} not found in the application",
+            p.kind.name()
+        ))));
     }
     if exists {
-        return Err(AppError::Conflict(format!(
+        return Err(named(AppError::Conflict(format!(
             "a {} with these values already exists",
             p.kind.name()
-        ))
-        .into());
+        ))));
     }
     let mut reply = check_status(reply)?;
     let json = if reply.body.iter().all(u8::is_ascii_whitespace) {
@@ -211,10 +231,11 @@ pub(super) async fn send_for(
 pub(super) async fn fetch(p: &Provisioner, app_id: &str) -> Result<Option<Value>> {
     let ep = &p.map().get;
     match send_for(p, ep, "get", app_id, None).await {
-        Ok((body, _)) => take_record(ep, body)
-            .map(Some)
-            .ok_or_else(|| AppError::BadResponse("get: no record in the answer".into()).into()),
-        Err(Error::App(AppError::NotFound(_))) => Ok(None),
+        Ok((body, _)) => take_record(ep, body).map(Some).ok_or_else(|| {
+            Error::from(AppError::BadResponse("get: no record in the answer".into()))
+                .in_rule(Rule::call(label(p.kind, "get")))
+        }),
+        Err(e) if matches!(e.app(), Some(AppError::NotFound(_))) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -290,7 +311,10 @@ async fn list_call(
             .as_ref()
             .map(JsonPath::to_string)
             .unwrap_or_else(|| "the top level".into());
-        return Err(AppError::BadResponse(format!("list: no array of records at {at}")).into());
+        return Err(Error::from(AppError::BadResponse(format!(
+            "list: no array of records at {at}"
+        )))
+        .in_rule(Rule::call(source.label)));
     };
     Ok(Page { records, total })
 }
@@ -408,7 +432,11 @@ pub(super) fn app_id_of(p: &Provisioner, record: &Value) -> Result<String> {
         .get(record)
         .and_then(id_text)
         .ok_or_else(|| {
-            AppError::BadResponse(format!("record has no id at `{}`", p.map().id_field)).into()
+            Error::from(AppError::BadResponse(format!(
+                "record has no id at `{}`",
+                p.map().id_field
+            )))
+            .in_rule(Rule::call(&format!("{}.id_field", section(p.kind))))
         })
 }
 

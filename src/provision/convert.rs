@@ -1,10 +1,10 @@
 //! Application record → SCIM resource: attribute rules, the `from_app` hook, the SCIM id (the
 //! application's, or a minted one from the store), attributes kept by the sidecar, and `meta`.
 
-use super::app_calls::app_id_of;
+use super::app_calls::{app_id_of, section};
 use super::list::name_attr;
 use super::{Provisioner, members};
-use crate::error::Result;
+use crate::error::{Result, Rule};
 use crate::ids::IdEntry;
 use crate::mapping::{DeactivationMode, IdMode};
 use crate::scim::ResourceKind;
@@ -81,7 +81,9 @@ async fn convert(p: &Provisioner, record: Value, operation: &str, with: Members)
         // Lets a script offer defaults only for records the sidecar has no entry for (created in
         // the application directly), without overriding what an IdP removed on purpose.
         ctx["stored"] = Value::Bool(entry.is_some());
-        scim = script.call_hook(hook, record, scim, ctx)?;
+        scim = script
+            .call_hook(hook, record, scim, ctx)
+            .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
     }
     let scim_id = entry.as_ref().map_or(app_id, |e| e.scim_id.clone());
     if let Some(e) = &entry {

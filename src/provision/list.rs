@@ -161,7 +161,7 @@ async fn by_id(p: &Provisioner, filter: &Filter, id: &str, with: bool) -> Result
         Ok(r) if filter.matches(&r, p.schema) => Ok(vec![r]),
         Ok(_) => Ok(Vec::new()),
         Err(Error::Client(crate::error::ClientError::NotFound(_))) => Ok(Vec::new()),
-        Err(Error::App(crate::error::AppError::NotFound(_))) => Ok(Vec::new()),
+        Err(e) if matches!(e.app(), Some(crate::error::AppError::NotFound(_))) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
 }

@@ -598,9 +598,13 @@ async fn member_call(
     .await
     {
         Ok(_) => Ok(()),
-        Err(Error::App(crate::error::AppError::NotFound(_))) if removing => Ok(()),
+        Err(e) if matches!(e.app(), Some(crate::error::AppError::NotFound(_))) && removing => {
+            Ok(())
+        }
         // Added meanwhile by someone else: the member is there, which is what was asked.
-        Err(Error::App(crate::error::AppError::Conflict(_))) if !removing => Ok(()),
+        Err(e) if matches!(e.app(), Some(crate::error::AppError::Conflict(_))) && !removing => {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }

@@ -8,12 +8,14 @@
 //! Updates send only what changed: the new resource is mapped onto the current record and
 //! compared with the current resource mapped the same way; no difference means no update call.
 
-use super::app_calls::{self, Vars, app_id_of, label, render, send, send_for, take_record, wrap};
+use super::app_calls::{
+    self, Vars, app_id_of, label, render, section, send, send_for, take_record, wrap,
+};
 use super::convert::{finish, hook_ctx, mint_id, to_scim, to_scim_bare};
 use super::list::{name_attr, name_lookup};
 use super::members;
 use super::{Provisioner, Target};
-use crate::error::{AppError, ClientError, Error, Result};
+use crate::error::{AppError, ClientError, Error, Result, Rule};
 use crate::ids::{IdEntry, Lookup};
 use crate::mapping::rules::WriteKind;
 use crate::mapping::{DeactivationMode, Endpoint, IdMode, OnDuplicate, UpdateBody};
@@ -50,7 +52,9 @@ fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -
             WriteKind::Create => "create",
             WriteKind::Update => "update",
         };
-        base = script.call_hook(hook, resource.clone(), base, hook_ctx(p, op))?;
+        base = script
+            .call_hook(hook, resource.clone(), base, hook_ctx(p, op))
+            .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
     }
     Ok(base)
 }
@@ -149,7 +153,7 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     };
     let record = match created {
         Ok(r) => r,
-        Err(Error::App(AppError::Conflict(_))) => {
+        Err(e) if matches!(e.app(), Some(AppError::Conflict(_))) => {
             return match map.on_duplicate {
                 OnDuplicate::Conflict => Err(Error::uniqueness(format!(
                     "a {} with {name_key} \"{name}\" already exists",
@@ -233,12 +237,18 @@ async fn undo_create(p: &Provisioner, app_id: &str) {
     let Some(ep) = p.map().delete.as_ref() else {
         tracing::warn!(
             app_id,
+            rule = "groups.delete",
             "group created but its members failed; no delete endpoint to undo"
         );
         return;
     };
     if let Err(e) = send_for(p, ep, "delete", app_id, None).await {
-        tracing::warn!(app_id, error = %e, "group created but its members failed; undo failed");
+        tracing::warn!(
+            app_id,
+            rule = e.rule().map(|r| r.name.as_str()),
+            error = %e,
+            "group created but its members failed; undo failed"
+        );
     }
 }
 
@@ -277,10 +287,16 @@ async fn app_create(
         .and_then(|loc| loc.trim_end_matches('/').rsplit('/').next())
         .map(str::to_string)
         .ok_or_else(|| {
-            AppError::BadResponse("create: no record and no Location in the answer".into())
+            Error::from(AppError::BadResponse(
+                "create: no record and no Location in the answer".into(),
+            ))
+            .in_rule(Rule::call(label(p.kind, "create")))
         })?;
     app_calls::fetch(p, &id).await?.ok_or_else(|| {
-        AppError::BadResponse("create: the created record cannot be read back".into()).into()
+        Error::from(AppError::BadResponse(
+            "create: the created record cannot be read back".into(),
+        ))
+        .in_rule(Rule::call(label(p.kind, "create")))
     })
 }
 
@@ -571,7 +587,8 @@ async fn deactivate_by_delete(
     entry.parked = Some(snapshot.clone());
     p.store.put(p.kind, entry.clone()).await?;
     match send_for(p, ep, "delete", app_id, None).await {
-        Ok(_) | Err(Error::App(AppError::NotFound(_))) => {}
+        Ok(_) => {}
+        Err(e) if matches!(e.app(), Some(AppError::NotFound(_))) => {}
         Err(e) => return Err(e),
     }
     entry.app_id = None;
@@ -596,7 +613,7 @@ async fn update_parked(p: &Provisioner, mut entry: IdEntry, new: Value) -> Resul
     }
     let record = match app_create(p, &new, None).await {
         Ok(r) => r,
-        Err(Error::App(AppError::Conflict(_))) => {
+        Err(e) if matches!(e.app(), Some(AppError::Conflict(_))) => {
             return Err(Error::uniqueness(
                 "cannot reactivate: the application already has a user with these values",
             ));
@@ -624,9 +641,12 @@ pub(super) async fn delete(p: &Provisioner, id: &str) -> Result<()> {
                 .ok_or_else(|| not_supported("delete these resources"))?;
             match send_for(p, ep, "delete", &app_id, None).await {
                 Ok(_) => {}
-                Err(Error::App(AppError::NotFound(_)))
-                    if entry.as_ref().is_some_and(|e| e.parked.is_some()) => {}
-                Err(Error::App(AppError::NotFound(_))) => return Err(p.not_found(id)),
+                Err(e)
+                    if matches!(e.app(), Some(AppError::NotFound(_)))
+                        && entry.as_ref().is_some_and(|en| en.parked.is_some()) => {}
+                Err(e) if matches!(e.app(), Some(AppError::NotFound(_))) => {
+                    return Err(p.not_found(id));
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -4,6 +4,7 @@
 
 mod app_faults;
 mod bad_input;
+mod check;
 mod deactivate_by_delete;
 mod entra_users;
 mod groups_entra;
@@ -14,4 +15,5 @@ mod mapping_cases;
 mod okta_users;
 mod reload;
 mod roles_as_groups;
+mod rule_errors;
 mod support;

@@ -503,6 +503,12 @@ app = "email"
     assert!(body.get("scimType").is_none(), "{body}");
     assert!(!body.to_string().contains("SECRET-PLAN"), "{body}");
     assert_eq!(out.calls.len(), 1, "sent once: {:?}", out.calls);
+    // The log names the entry that decided (the detail does not, by default).
+    assert!(
+        out.log.iter().any(|l| l.contains("users.create.errors[1]")),
+        "{:?}",
+        out.log
+    );
 
     let slow = json!({"message": "Slow down, please"});
     let out = run

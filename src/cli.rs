@@ -384,6 +384,7 @@ pub async fn explain(args: ExplainArgs) -> ExitCode {
                 },
                 answers.unwrap_or_default(),
             )],
+            captures: Vec::new(),
         })
     })();
     let input = match input {

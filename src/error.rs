@@ -203,6 +203,15 @@ pub enum AppError {
     BadResponse(String),
     #[error("the application answered with unexpected HTTP status {status}")]
     UnexpectedStatus { status: u16 },
+    /// An error answer a mapping's `[[….errors]]` entry recognised, answered as the entry says
+    /// (the entry is the error's [`Rule`]); `detail` is the entry's text or a generic one.
+    #[error("the application answered HTTP {app_status}, answered as its `errors` entry says")]
+    Mapped {
+        app_status: u16,
+        status: u16,
+        scim_type: Option<ScimType>,
+        detail: Option<String>,
+    },
 }
 
 /// The sidecar itself failed or is overloaded.
@@ -313,6 +322,9 @@ impl Error {
                 AppError::Unreachable(_) => class(502, None),
                 AppError::BadResponse(_) => class(502, None),
                 AppError::UnexpectedStatus { .. } => class(502, None),
+                AppError::Mapped {
+                    status, scim_type, ..
+                } => class(*status, *scim_type),
             },
             Error::Internal(e) => match e {
                 InternalError::Script { .. } => class(500, None),
@@ -341,6 +353,15 @@ impl Error {
                 "the application's answer did not match the mapping".into()
             }
             Error::Internal(InternalError::Script { .. }) => "a mapping script failed".into(),
+            Error::App(AppError::Mapped {
+                detail: Some(d), ..
+            }) => d.clone(),
+            Error::App(AppError::Mapped {
+                app_status, status, ..
+            }) if *status >= 500 => format!("the application failed (HTTP {app_status})"),
+            Error::App(AppError::Mapped { app_status, .. }) => {
+                format!("the application refused the request (HTTP {app_status})")
+            }
             _ => self.to_string(),
         }
     }
@@ -452,6 +473,43 @@ mod tests {
             e.class().retry_after,
             Some(30),
             "Okta needs an integer Retry-After"
+        );
+    }
+
+    #[test]
+    fn mapped_app_errors_answer_as_the_mapping_says() {
+        let mapped = |status, scim_type, detail: Option<&str>| -> Error {
+            Error::from(AppError::Mapped {
+                app_status: 422,
+                status,
+                scim_type,
+                detail: detail.map(str::to_string),
+            })
+            .in_rule(Rule::call("users.create.errors[2]"))
+        };
+        let e = mapped(403, Some(ScimType::Sensitive), Some("Seat limit reached."));
+        assert_eq!(
+            (e.class().status, e.class().scim_type),
+            (403, Some(ScimType::Sensitive))
+        );
+        assert_eq!(e.detail(), "Seat limit reached.");
+        assert_eq!(
+            e.rule().map(|r| r.name.as_str()),
+            Some("users.create.errors[2]")
+        );
+        assert_eq!(
+            e.detail_for(ErrorDetail::Mapping),
+            "Seat limit reached. (mapping: users.create.errors[2])"
+        );
+        let e = mapped(400, None, None);
+        assert_eq!(e.detail(), "the application refused the request (HTTP 422)");
+        assert!(
+            !e.detail().contains("errors[2]"),
+            "mapping names stay in the log"
+        );
+        assert_eq!(
+            mapped(503, None, None).detail(),
+            "the application failed (HTTP 422)"
         );
     }
 

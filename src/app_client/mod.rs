@@ -7,7 +7,7 @@
 
 mod status;
 
-pub use status::check_status;
+pub use status::{check_status, retry_after_of};
 
 use crate::error::AppError;
 use bytes::Bytes;

@@ -5,8 +5,8 @@ use super::AppReply;
 use crate::error::AppError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Generic status translation after the caller has handled the statuses its mapping gives a
-/// meaning to (not found, conflict): 2xx → Ok; 401/403 → `Unauthorized`; 429 → `RateLimited`
+/// Generic status translation after the caller has handled the answers its mapping gives a
+/// meaning to (`[[….errors]]` entries, then not found and conflict statuses): 2xx → Ok; 401/403 → `Unauthorized`; 429 → `RateLimited`
 /// with the integer `Retry-After` (seconds or HTTP date, converted); 400/422 → `BadRequest`;
 /// 404 → `NotFound`; 409 → `Conflict`; 5xx → `ServerError`; anything else → `UnexpectedStatus`.
 pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
@@ -15,11 +15,7 @@ pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
         200..=299 => Ok(reply),
         401 | 403 => Err(AppError::Unauthorized { status }),
         429 => Err(AppError::RateLimited {
-            retry_after: reply
-                .headers
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry_after_secs(v, SystemTime::now())),
+            retry_after: retry_after_of(&reply),
         }),
         400 | 422 => Err(AppError::BadRequest { status }),
         // Application bodies never reach `detail`: these texts are all the client sees.
@@ -30,6 +26,15 @@ pub fn check_status(reply: AppReply) -> Result<AppReply, AppError> {
         500..=599 => Err(AppError::ServerError { status }),
         _ => Err(AppError::UnexpectedStatus { status }),
     }
+}
+
+/// The reply's `Retry-After` in whole seconds from now; `None` when absent or unparseable.
+pub fn retry_after_of(reply: &AppReply) -> Option<u64> {
+    reply
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after_secs(v, SystemTime::now()))
 }
 
 /// `Retry-After` as whole seconds from `now`, at least 1; `None` when unparseable.

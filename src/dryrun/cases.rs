@@ -12,8 +12,12 @@
 //!   expected `null` means "absent or null", and arrays must have the same length with elements
 //!   matching in order; exact: equal JSON;
 //! - a `null` body expectation means "no body"; an absent one is not checked;
-//! - canned answers that were never used are failures (the case no longer says what happens).
+//! - canned answers that were never used are failures (the case no longer says what happens);
+//! - a step's `capture` keeps values of its SCIM answer body for later steps, which write them
+//!   as `${name}`; in expectations `${:string}` (and `any`, `number`, `boolean`) match any value
+//!   of that kind (see [`captures`](super::captures)).
 
+use super::captures::{Captures, Want, valid_name};
 use super::{CannedAnswer, DryRun, RecordedCall, ScimRequest, StepOutcome, Target};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -42,6 +46,9 @@ pub struct Step {
     pub app_answers: Vec<CannedAnswer>,
     #[serde(default)]
     pub expect: Expect,
+    /// Values of the SCIM answer body kept for later steps: name → JSON pointer (`"/id"`).
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
 }
 
 /// What a step must do; absent parts are not checked.
@@ -94,12 +101,6 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
-impl ExpectedCall {
-    fn line(&self) -> String {
-        format!("{} {}", self.method.to_ascii_uppercase(), self.path)
-    }
-}
-
 /// Reads one case file; the error names the file and, for JSON errors, the line and column.
 pub fn load_case(path: &Path) -> Result<Case, String> {
     let text = std::fs::read_to_string(path)
@@ -112,7 +113,31 @@ pub fn load_case(path: &Path) -> Result<Case, String> {
             path.display()
         ));
     }
+    check_captures(&case).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(case)
+}
+
+/// Capture names and pointers must be usable (checked before anything runs).
+pub fn check_captures(case: &Case) -> Result<(), String> {
+    for (i, step) in case.steps.iter().enumerate() {
+        for (name, pointer) in &step.capture {
+            if !valid_name(name) {
+                return Err(format!(
+                    "step {}: capture `{name}`: a capture name is a letter or `_`, then letters, \
+                     digits, `_` or `-`",
+                    i + 1
+                ));
+            }
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                return Err(format!(
+                    "step {}: capture `{name}`: \"{pointer}\" is not a JSON pointer; write it \
+                     like \"/id\" or \"/meta/version\"",
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a mapping's cases are: `cases/` next to a `mapping.toml`; `cases/NAME/` for any other
@@ -228,18 +253,29 @@ pub async fn run_dir(target: &Target, dir: &Path) -> Result<SuiteReport, String>
 }
 
 /// Runs a case's steps in order on `run` (as it is: call [`DryRun::fresh`] first for isolation)
-/// and returns every failed expectation. A step that cannot run ends the case.
+/// and returns every failed expectation. A step that cannot run, or whose capture finds nothing,
+/// ends the case.
 pub async fn run_case(run: &DryRun, case: &Case) -> Vec<String> {
     let mut failures = Vec::new();
+    let mut captures = Captures::default();
     for (i, step) in case.steps.iter().enumerate() {
+        // The path as written (`/Users/${ada}`): the same in every run, unlike a minted id.
         let label = format!("step {} ({})", i + 1, step.request.line());
-        match run.step(&step.request, step.app_answers.clone()).await {
+        let prepared = fill_step(step, &captures);
+        let (request, answers) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{label}: {e}"));
+                break;
+            }
+        };
+        match run.step(&request, answers).await {
             Err(e) => {
                 failures.push(format!("{label}: cannot run: {e}"));
                 break;
             }
             Ok(outcome) => {
-                let found = check_step(&step.expect, &outcome);
+                let found = check_step_with(&step.expect, &outcome, &captures);
                 for f in &found {
                     failures.push(format!("{label}: {f}"));
                 }
@@ -247,14 +283,144 @@ pub async fn run_case(run: &DryRun, case: &Case) -> Vec<String> {
                 if !found.is_empty() && !outcome.log.is_empty() {
                     failures.push(format!("{label}: sidecar log:\n{}", outcome.log.join("\n")));
                 }
+                if let Err(e) = capture(&step.capture, &outcome, &mut captures) {
+                    failures.push(format!("{label}: {e}"));
+                    break;
+                }
             }
         }
     }
     failures
 }
 
-/// Every way `outcome` differs from `expect`.
+/// The step's request and app answers with captured values filled in, after checking that its
+/// expectations only name values captured earlier.
+pub fn fill_step(
+    step: &Step,
+    captures: &Captures,
+) -> Result<(ScimRequest, Vec<CannedAnswer>), String> {
+    let filled = fill_request(&step.request, &step.app_answers, captures)?;
+    let e = &step.expect;
+    let expected = || -> Result<(), String> {
+        for v in e.headers.values() {
+            captures.want(v)?;
+        }
+        if let Some(b) = &e.body {
+            captures.check_expected(b)?;
+        }
+        for (j, c) in e.calls.iter().flatten().enumerate() {
+            let call = || -> Result<(), String> {
+                captures.fill_text(&c.path)?;
+                for v in c.headers.values() {
+                    captures.want(v)?;
+                }
+                c.body
+                    .as_ref()
+                    .map_or(Ok(()), |b| captures.check_expected(b))
+            };
+            call().map_err(|err| format!("call {}: {err}", j + 1))?;
+        }
+        Ok(())
+    };
+    expected().map_err(|err| format!("expect: {err}"))?;
+    Ok(filled)
+}
+
+/// A request and its app answers with captured values filled in.
+pub fn fill_request(
+    r: &ScimRequest,
+    app_answers: &[CannedAnswer],
+    captures: &Captures,
+) -> Result<(ScimRequest, Vec<CannedAnswer>), String> {
+    let request = ScimRequest {
+        method: r.method.clone(),
+        path: captures
+            .fill_text(&r.path)
+            .map_err(|e| format!("path: {e}"))?,
+        headers: fill_headers(&r.headers, captures).map_err(|e| format!("headers: {e}"))?,
+        body: r
+            .body
+            .as_ref()
+            .map(|b| captures.fill(b))
+            .transpose()
+            .map_err(|e| format!("body: {e}"))?,
+        body_raw: r
+            .body_raw
+            .as_deref()
+            .map(|b| captures.fill_text(b))
+            .transpose()
+            .map_err(|e| format!("body_raw: {e}"))?,
+    };
+    let mut answers = Vec::with_capacity(app_answers.len());
+    for (i, a) in app_answers.iter().enumerate() {
+        let fill = || -> Result<CannedAnswer, String> {
+            Ok(CannedAnswer {
+                path: a
+                    .path
+                    .as_deref()
+                    .map(|p| captures.fill_text(p))
+                    .transpose()?,
+                headers: fill_headers(&a.headers, captures)?,
+                body: a.body.as_ref().map(|b| captures.fill(b)).transpose()?,
+                body_raw: a
+                    .body_raw
+                    .as_deref()
+                    .map(|b| captures.fill_text(b))
+                    .transpose()?,
+                ..a.clone()
+            })
+        };
+        answers.push(fill().map_err(|e| format!("app answer {}: {e}", i + 1))?);
+    }
+    Ok((request, answers))
+}
+
+fn fill_headers(
+    headers: &BTreeMap<String, String>,
+    captures: &Captures,
+) -> Result<BTreeMap<String, String>, String> {
+    headers
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), captures.fill_text(v)?)))
+        .collect()
+}
+
+/// Keeps values of the SCIM answer body (`wanted`: name → JSON pointer).
+pub fn capture(
+    wanted: &BTreeMap<String, String>,
+    outcome: &StepOutcome,
+    captures: &mut Captures,
+) -> Result<(), String> {
+    for (name, pointer) in wanted {
+        match outcome
+            .answer
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer(pointer))
+        {
+            Some(v) => captures.insert(name, v.clone()),
+            None => {
+                let what = match &outcome.answer.body {
+                    Some(b) => format!("the SCIM answer has nothing at \"{pointer}\": {}", show(b)),
+                    None => format!(
+                        "the SCIM answer (HTTP {}) has no JSON body",
+                        outcome.answer.status
+                    ),
+                };
+                return Err(format!("capture `{name}`: {what}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every way `outcome` differs from `expect` (an expectation without placeholders).
 pub fn check_step(expect: &Expect, outcome: &StepOutcome) -> Vec<String> {
+    check_step_with(expect, outcome, &Captures::default())
+}
+
+/// Every way `outcome` differs from `expect`, with `${name}` standing for captured values.
+pub fn check_step_with(expect: &Expect, outcome: &StepOutcome, captures: &Captures) -> Vec<String> {
     let mut out = Vec::new();
     let answer = &outcome.answer;
     if let Some(status) = expect.status
@@ -278,11 +444,8 @@ pub fn check_step(expect: &Expect, outcome: &StepOutcome) -> Vec<String> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str());
-        if got != Some(value.as_str()) {
-            out.push(format!(
-                "header {name}: expected {value:?}, got {}",
-                got.map_or("nothing".to_string(), |g| format!("{g:?}"))
-            ));
+        if let Some(problem) = header_problem(value, got, captures) {
+            out.push(format!("header {name}: {problem}"));
         }
     }
     if let Some(expected) = &expect.body {
@@ -293,11 +456,12 @@ pub fn check_step(expect: &Expect, outcome: &StepOutcome) -> Vec<String> {
             answer.body.as_ref(),
             answer.body_text.as_deref(),
             mode,
+            captures,
             &mut out,
         );
     }
     if let Some(calls) = &expect.calls {
-        check_calls(calls, &outcome.calls, &mut out);
+        check_calls_with(calls, &outcome.calls, captures, &mut out);
     }
     for (i, a) in &outcome.unused_answers {
         out.push(format!(
@@ -313,12 +477,32 @@ pub fn check_step(expect: &Expect, outcome: &StepOutcome) -> Vec<String> {
     out
 }
 
+/// Why header value `got` does not match `expected` (exact text, or a matcher), if it does not.
+fn header_problem(expected: &str, got: Option<&str>, captures: &Captures) -> Option<String> {
+    let shown = || got.map_or("nothing".to_string(), |g| format!("{g:?}"));
+    match captures.want(expected) {
+        Err(e) => Some(e),
+        Ok(Want::Kind(m)) => match got {
+            Some(g) if m.matches_text(g) => None,
+            _ => Some(format!("expected {m}, got {}", shown())),
+        },
+        Ok(Want::Value(v)) => {
+            let text = match &v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (got != Some(text.as_str())).then(|| format!("expected {text:?}, got {}", shown()))
+        }
+    }
+}
+
 fn check_body(
     label: &str,
     expected: &Value,
     got: Option<&Value>,
     got_text: Option<&str>,
     mode: Match,
+    captures: &Captures,
     out: &mut Vec<String>,
 ) {
     match (expected, got, got_text) {
@@ -329,14 +513,33 @@ fn check_body(
         )),
         (_, None, Some(text)) => out.push(format!("{label}: expected JSON, got text {text:?}")),
         (_, None, None) => out.push(format!("{label}: expected {}, got no body", show(expected))),
-        (_, Some(g), _) => diff(label, expected, g, mode, out),
+        (_, Some(g), _) => diff_with(label, expected, g, mode, Some(captures), out),
     }
 }
 
 /// Compares the calls: first which calls were made (a line diff of `METHOD path`, so a missing
 /// or extra call shows where it is), then headers and bodies of the calls both lists share.
+#[cfg(test)]
 fn check_calls(expected: &[ExpectedCall], got: &[RecordedCall], out: &mut Vec<String>) {
-    let want: Vec<String> = expected.iter().map(ExpectedCall::line).collect();
+    check_calls_with(expected, got, &Captures::default(), out)
+}
+
+fn check_calls_with(
+    expected: &[ExpectedCall],
+    got: &[RecordedCall],
+    captures: &Captures,
+    out: &mut Vec<String>,
+) {
+    // Placeholders in paths were checked before the step ran; a failure here is shown as is.
+    let want: Vec<String> = expected
+        .iter()
+        .map(|e| {
+            let path = captures
+                .fill_text(&e.path)
+                .unwrap_or_else(|_| e.path.clone());
+            format!("{} {path}", e.method.to_ascii_uppercase())
+        })
+        .collect();
     let have: Vec<String> = got.iter().map(RecordedCall::line).collect();
     let pairs = lcs_pairs(&want, &have);
     if pairs.len() != want.len() || pairs.len() != have.len() {
@@ -370,12 +573,8 @@ fn check_calls(expected: &[ExpectedCall], got: &[RecordedCall], out: &mut Vec<St
         let (e, g) = (&expected[wi], &got[gi]);
         let label = format!("call {} ({})", gi + 1, g.line());
         for (name, value) in &e.headers {
-            match g.header(name) {
-                Some(v) if v == value => {}
-                other => out.push(format!(
-                    "{label}: header {name}: expected {value:?}, got {}",
-                    other.map_or("nothing".to_string(), |v| format!("{v:?}"))
-                )),
+            if let Some(problem) = header_problem(value, g.header(name), captures) {
+                out.push(format!("{label}: header {name}: {problem}"));
             }
         }
         if let Some(body) = &e.body {
@@ -386,6 +585,7 @@ fn check_calls(expected: &[ExpectedCall], got: &[RecordedCall], out: &mut Vec<St
                 g.body.as_ref(),
                 g.body_text.as_deref(),
                 mode,
+                captures,
                 out,
             );
         }
@@ -421,14 +621,48 @@ fn lcs_pairs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Every difference between `expected` and `got` under `path`, one line each.
+/// Every difference between `expected` and `got` under `path`, one line each (expected strings
+/// taken literally).
 pub fn diff(path: &str, expected: &Value, got: &Value, mode: Match, out: &mut Vec<String>) {
+    diff_with(path, expected, got, mode, None, out)
+}
+
+/// [`diff`], with `${…}` in expected strings resolved against `captures` when given (a captured
+/// value is then compared literally: its own text is never read as placeholders).
+pub fn diff_with(
+    path: &str,
+    expected: &Value,
+    got: &Value,
+    mode: Match,
+    captures: Option<&Captures>,
+    out: &mut Vec<String>,
+) {
     match (expected, got) {
+        (Value::String(s), _) if captures.is_some() && s.contains("${") => {
+            match captures.map(|c| c.want(s)) {
+                Some(Ok(Want::Kind(m))) if !m.matches(got) => {
+                    out.push(format!("{path}: expected {m}, got {}", show(got)));
+                }
+                Some(Ok(Want::Kind(_))) | None => {}
+                Some(Ok(Want::Value(v))) => {
+                    let mut found = Vec::new();
+                    diff_with(path, &v, got, mode, None, &mut found);
+                    if !found.is_empty() {
+                        out.push(format!(
+                            "{path}: expected {s} = {}, got {}",
+                            show(&v),
+                            show(got)
+                        ));
+                    }
+                }
+                Some(Err(e)) => out.push(format!("{path}: {e}")),
+            }
+        }
         (Value::Object(e), Value::Object(g)) => {
             for (k, ev) in e {
                 let sub = format!("{path}.{k}");
                 match g.get(k) {
-                    Some(gv) => diff(&sub, ev, gv, mode, out),
+                    Some(gv) => diff_with(&sub, ev, gv, mode, captures, out),
                     None if ev.is_null() && mode == Match::Subset => {}
                     None => out.push(format!("{sub}: expected {}, got nothing", show(ev))),
                 }
@@ -443,7 +677,7 @@ pub fn diff(path: &str, expected: &Value, got: &Value, mode: Match, out: &mut Ve
         }
         (Value::Array(e), Value::Array(g)) if e.len() == g.len() => {
             for (i, (ev, gv)) in e.iter().zip(g).enumerate() {
-                diff(&format!("{path}[{i}]"), ev, gv, mode, out);
+                diff_with(&format!("{path}[{i}]"), ev, gv, mode, captures, out);
             }
         }
         (Value::Array(e), Value::Array(g)) => out.push(format!(
@@ -661,5 +895,167 @@ mod tests {
             ]
         );
         assert_eq!(check_step(&Expect::default(), &outcome).len(), 1);
+    }
+
+    fn answered(status: u16, body: Value) -> StepOutcome {
+        StepOutcome {
+            request: ScimRequest {
+                method: "POST".into(),
+                path: "/Users".into(),
+                headers: BTreeMap::new(),
+                body: None,
+                body_raw: None,
+            },
+            calls: vec![call(
+                "POST",
+                "/users",
+                Some(json!({"email": "ada@example.com"})),
+            )],
+            answer: ScimAnswer {
+                status,
+                headers: vec![(
+                    "location".into(),
+                    "http://localhost/scim/v2/Users/5d1e".into(),
+                )],
+                body: Some(body),
+                body_text: None,
+            },
+            unused_answers: vec![],
+            log: vec![],
+        }
+    }
+
+    fn case(steps: Value) -> Case {
+        serde_json::from_value(json!({ "steps": steps })).unwrap()
+    }
+
+    #[test]
+    fn captured_values_fill_later_requests_answers_and_expectations() {
+        let c = case(json!([
+            {"request": {"method": "POST", "path": "/Users"}, "capture": {"ada": "/id", "v": "/meta/version"}},
+            {"request": {"method": "PATCH", "path": "/Users/${ada}", "headers": {"If-Match": "${v}"},
+                         "body": {"value": {"externalId": "${ada}", "n": "${n}"}}},
+             "app_answers": [{"method": "GET", "path": "/users/${n}", "body": {"id": "${n}", "ref": "u-${n}"}}],
+             "expect": {"calls": [{"method": "GET", "path": "/users/${n}"}],
+                        "headers": {"Location": "http://localhost/scim/v2/Users/${ada}"},
+                        "body": {"id": "${ada}", "meta": {"created": "${:string}"}}}}
+        ]));
+        assert!(check_captures(&c).is_ok());
+        let mut caps = Captures::default();
+        caps.insert("n", json!(7));
+        let first = answered(201, json!({"id": "5d1e", "meta": {"version": "W/\"1\""}}));
+        capture(&c.steps[0].capture, &first, &mut caps).unwrap();
+        assert_eq!(caps.get("ada"), Some(&json!("5d1e")));
+
+        let (request, answers) = fill_step(&c.steps[1], &caps).unwrap();
+        assert_eq!(request.path, "/Users/5d1e");
+        assert_eq!(request.headers["If-Match"], "W/\"1\"");
+        assert_eq!(
+            request.body,
+            Some(json!({"value": {"externalId": "5d1e", "n": 7}}))
+        );
+        assert_eq!(answers[0].path.as_deref(), Some("/users/7"));
+        assert_eq!(answers[0].body, Some(json!({"id": 7, "ref": "u-7"})));
+
+        // The same id, any string for the timestamp: passes.
+        let mut second = answered(
+            200,
+            json!({"id": "5d1e", "meta": {"created": "2026-01-01T00:00:00Z"}}),
+        );
+        second.calls = vec![call("GET", "/users/7", None)];
+        assert_eq!(
+            check_step_with(&c.steps[1].expect, &second, &caps),
+            Vec::<String>::new()
+        );
+        // Another id and a number where a string is expected: each a readable line.
+        second.answer.body = Some(json!({"id": "9999", "meta": {"created": 17}}));
+        second.calls = vec![call("GET", "/users/8", None)];
+        assert_eq!(
+            check_step_with(&c.steps[1].expect, &second, &caps),
+            [
+                r#"body.id: expected ${ada} = "5d1e", got "9999""#,
+                "body.meta.created: expected any string, got 17",
+                "calls differ (expected 1, got 1; - expected only, + got only):\n- GET /users/7\n+ GET /users/8  [default]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_capture_is_a_clear_error_naming_the_step_part_and_name() {
+        let c = case(json!([
+            {"request": {"method": "GET", "path": "/Users/${bob}"}},
+            {"request": {"method": "GET", "path": "/Users"}, "expect": {"calls": [{"method": "GET", "path": "/u/${carol}"}]}},
+            {"request": {"method": "GET", "path": "/Users"}, "app_answers": [{"body": {"id": "${:string}"}}]}
+        ]));
+        let mut caps = Captures::default();
+        caps.insert("ada", json!("1"));
+        let e = fill_step(&c.steps[0], &caps).unwrap_err();
+        assert!(
+            e.starts_with(
+                "path: `${bob}` is not captured by an earlier step (captured so far: `ada`)"
+            ),
+            "{e}"
+        );
+        let e = fill_step(&c.steps[1], &caps).unwrap_err();
+        assert!(
+            e.starts_with("expect: call 1: `${carol}` is not captured"),
+            "{e}"
+        );
+        let e = fill_step(&c.steps[2], &caps).unwrap_err();
+        assert!(
+            e.starts_with("app answer 1: `${:string}` matches values in `expect`"),
+            "{e}"
+        );
+
+        // A pointer that finds nothing names the capture and shows the answer.
+        let wanted = BTreeMap::from([("ada".to_string(), "/uid".to_string())]);
+        let e = capture(&wanted, &answered(201, json!({"id": "1"})), &mut caps).unwrap_err();
+        assert_eq!(
+            e,
+            r#"capture `ada`: the SCIM answer has nothing at "/uid": {"id":"1"}"#
+        );
+        let mut no_body = answered(204, json!(null));
+        no_body.answer.body = None;
+        let e = capture(&wanted, &no_body, &mut caps).unwrap_err();
+        assert_eq!(
+            e,
+            "capture `ada`: the SCIM answer (HTTP 204) has no JSON body"
+        );
+
+        // Names and pointers are checked when the case is read.
+        for (capture, message) in [
+            (
+                json!({"a b": "/id"}),
+                "step 1: capture `a b`: a capture name is",
+            ),
+            (
+                json!({"ada": "id"}),
+                "step 1: capture `ada`: \"id\" is not a JSON pointer",
+            ),
+        ] {
+            let bad =
+                case(json!([{"request": {"method": "GET", "path": "/Users"}, "capture": capture}]));
+            let e = check_captures(&bad).unwrap_err();
+            assert!(e.starts_with(message), "{e}");
+        }
+    }
+
+    #[test]
+    fn literal_text_is_never_read_as_a_placeholder_where_none_is_meant() {
+        // `diff` is literal; in cases `$${` writes a literal `${`, and a captured value's own
+        // text is compared as is.
+        assert!(diffs(json!({"a": "${x}"}), json!({"a": "${x}"}), Match::Subset).is_empty());
+        let mut caps = Captures::default();
+        caps.insert("x", json!("${y}"));
+        let mut out = Vec::new();
+        diff_with(
+            "body",
+            &json!({"a": "$${x}", "b": "${x}"}),
+            &json!({"a": "${x}", "b": "${y}"}),
+            Match::Subset,
+            Some(&caps),
+            &mut out,
+        );
+        assert_eq!(out, Vec::<String>::new());
     }
 }

@@ -2,15 +2,20 @@
 //! application calls with their real URLs, headers (secrets masked) and bodies, the answers the
 //! fake application gave, and the SCIM answer — as text for people or JSON for tools.
 
-use super::cases::Case;
+use super::captures::Captures;
+use super::cases::{self, Case};
 use super::{CannedAnswer, DryRun, ScimRequest, StepOutcome};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// What to explain: one request with its canned answers, or every step of a case.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub steps: Vec<(ScimRequest, Vec<CannedAnswer>)>,
+    /// A case's `capture` per step (empty for a single request): later steps' `${name}` are
+    /// filled in from earlier answers, as `test-mapping` does.
+    pub captures: Vec<BTreeMap<String, String>>,
 }
 
 impl Input {
@@ -27,7 +32,9 @@ impl Input {
                 );
             }
             let case: Case = serde_json::from_value(value).map_err(|e| e.to_string())?;
+            cases::check_captures(&case)?;
             return Ok(Input {
+                captures: case.steps.iter().map(|s| s.capture.clone()).collect(),
                 steps: case
                     .steps
                     .into_iter()
@@ -38,6 +45,7 @@ impl Input {
         let request: ScimRequest = serde_json::from_value(value).map_err(|e| e.to_string())?;
         Ok(Input {
             steps: vec![(request, answers.unwrap_or_default())],
+            captures: Vec::new(),
         })
     }
 }
@@ -51,14 +59,21 @@ pub fn parse_answers(text: &str) -> Result<Vec<CannedAnswer>, String> {
     Ok(answers)
 }
 
-/// Runs every step in order on `run`.
+/// Runs every step in order on `run`, filling in captured values.
 pub async fn run(run: &DryRun, input: &Input) -> Result<Vec<StepOutcome>, String> {
     let mut out = Vec::new();
+    let mut captures = Captures::default();
     for (i, (request, answers)) in input.steps.iter().enumerate() {
+        let (request, answers) = cases::fill_request(request, answers, &captures)
+            .map_err(|e| format!("step {}: {e}", i + 1))?;
         let outcome = run
-            .step(request, answers.clone())
+            .step(&request, answers)
             .await
             .map_err(|e| format!("step {}: {e}", i + 1))?;
+        if let Some(wanted) = input.captures.get(i) {
+            cases::capture(wanted, &outcome, &mut captures)
+                .map_err(|e| format!("step {}: {e}", i + 1))?;
+        }
         out.push(outcome);
     }
     Ok(out)

@@ -6,12 +6,14 @@
 //!
 //! - [`fake_app`]: the recording, answering application;
 //! - [`cases`]: mapping test cases (files of steps with expectations) and their runner;
+//! - [`captures`]: values kept from one step for the next (`${name}`) and value matchers;
 //! - [`explain`]: the human and JSON renderings of a dry run.
 //!
 //! Secrets: a dry run needs none. The config's bearer tokens are not read (a random token is
 //! used), and when the mapping's `app.auth.secret` cannot be read, a placeholder stands in for
 //! it. Recorded secret header values are masked ([`MASK`]).
 
+pub mod captures;
 pub mod cases;
 pub mod explain;
 pub mod fake_app;

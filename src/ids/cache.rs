@@ -403,6 +403,17 @@ pub fn duplicate(e: &Error) -> Error {
             AppError::Unreachable(m) => AppError::Unreachable(m.clone()),
             AppError::BadResponse(m) => AppError::BadResponse(m.clone()),
             AppError::UnexpectedStatus { status } => AppError::UnexpectedStatus { status: *status },
+            AppError::Mapped {
+                app_status,
+                status,
+                scim_type,
+                detail,
+            } => AppError::Mapped {
+                app_status: *app_status,
+                status: *status,
+                scim_type: *scim_type,
+                detail: detail.clone(),
+            },
         }),
         Error::Internal(i) => Error::Internal(match i {
             InternalError::Script { hook, message } => InternalError::Script {

@@ -10,6 +10,7 @@
 //! (settings that do nothing, attributes advertised that nothing fills) never stop a load.
 
 use crate::mapping::diagnostics::{Locator, Problem, Severity, line_column};
+use crate::mapping::errors::ErrorRule;
 use crate::mapping::json_path::JsonPath;
 use crate::mapping::model::{self, DeactivationMode, IdMode, PagingStyle};
 use crate::mapping::rules::Rules;
@@ -880,6 +881,7 @@ impl Checker {
         );
         let conflict_status =
             self.statuses(&format!("{key}.conflict_status"), &raw.conflict_status, 409);
+        let errors = self.error_rules(&format!("{key}.errors"), &raw.errors);
         if self.errors() > before {
             return None;
         }
@@ -891,7 +893,17 @@ impl Checker {
             record,
             not_found_status,
             conflict_status,
+            errors,
         })
+    }
+
+    /// `[[….errors]]` entries (see [`crate::mapping::errors`]).
+    fn error_rules(&mut self, key: &str, raw: &[model::ErrorRule]) -> Vec<ErrorRule> {
+        let (rules, problems) = crate::mapping::errors::compile(key, raw);
+        for (k, m) in problems {
+            self.problem(&k, m);
+        }
+        rules
     }
 
     fn path_template(&mut self, key: &str, text: &str, vars: &[&str]) -> Option<Template> {
@@ -2281,6 +2293,49 @@ mod tests {
         assert_has(
             &p,
             &["maps/app.toml: users.members: only groups have members"],
+        );
+    }
+
+    #[test]
+    fn error_entries_are_compiled_in_order_and_bad_ones_named() {
+        let text = format!(
+            "{MINIMAL}\n[users.create]\npath = \"/api/users\"\nconflict_status = [409]\n\
+             [[users.create.errors]]\nstatus = 422\nbody_contains = \"taken\"\nscim_status = 409\n\
+             [[users.create.errors]]\nstatus = 422\nfield = \"error.code\"\nequals = \"seats\"\n\
+             scim_status = 403\ndetail = \"No seats left.\"\n"
+        );
+        let m = ok(&text);
+        let create = m.users.create.as_ref().unwrap();
+        assert_eq!(create.errors.len(), 2);
+        assert_eq!(create.errors[0].key, "users.create.errors[1]");
+        assert_eq!(create.errors[0].answer, crate::mapping::ErrorAnswer::Exists);
+        assert_eq!(create.conflict_status, [409]);
+        assert!(m.users.get.errors.is_empty());
+
+        let bad = format!(
+            "{MINIMAL}\n[[users.get.errors]]\nstatus = 422\nequals = 1\nscim_status = 409\n\
+             detail = \"x\"\n[[users.get.errors]]\nstatus = 422\nscim_status = 400\n\
+             scim_type = \"uniqueness\"\n"
+        );
+        let p = problems(&bad);
+        assert_has(
+            &p,
+            &[
+                "maps/app.toml: users.get.errors[1].equals: needs `field`",
+                "maps/app.toml: users.get.errors[1].detail: not used with scim_status 409",
+                "maps/app.toml: users.get.errors[2].scim_type: \"uniqueness\" goes with scim_status 409",
+            ],
+        );
+        // A misspelt key is refused, with a suggestion.
+        let typo = format!(
+            "{MINIMAL}\n[[users.get.errors]]\nstatus = 422\nbody_containz = \"x\"\nscim_status = 400\n"
+        );
+        assert!(
+            problems(&typo)[0].contains(
+                "users.get.errors[1].body_containz: unknown key; did you mean `body_contains`?"
+            ),
+            "{:?}",
+            problems(&typo)
         );
     }
 }

@@ -7,11 +7,13 @@
 //! - [`diagnostics`]: problems located as `file:line:column: key: message`;
 //! - [`template`]: path and query templates with percent-encoding of every substituted value;
 //! - [`json_path`]: dotted paths into application JSON;
+//! - [`errors`]: error answers told apart by their body (`[[….errors]]`);
 //! - [`rules`]: attribute rules in both directions (SCIM ↔ application record);
 //! - [`script`]: the sandboxed Rhai engine and hook calls.
 
 pub mod compile;
 pub mod diagnostics;
+pub mod errors;
 pub mod json_path;
 pub mod model;
 pub mod rules;
@@ -24,6 +26,7 @@ use crate::scim::filter::{AttrPath, CompareOp};
 use crate::secret::Secret;
 pub use compile::{Checked, LoadError, check_mapping_str, load_mapping, load_mapping_str};
 pub use diagnostics::{Problem, Severity};
+pub use errors::{ErrorAnswer, ErrorRule};
 pub use json_path::JsonPath;
 pub use model::{DeactivationMode, IdMode, OnDuplicate, PagingStyle, UpdateBody};
 pub use rules::Rules;
@@ -204,6 +207,8 @@ pub struct Endpoint {
     pub record: Option<JsonPath>,
     pub not_found_status: Vec<u16>,
     pub conflict_status: Vec<u16>,
+    /// `[[….errors]]`: error answers told apart by their body, first match wins.
+    pub errors: Vec<ErrorRule>,
 }
 
 /// A compiled list call.

@@ -304,6 +304,38 @@ pub struct Endpoint {
     /// Statuses that mean "already exists" (default `[409]`).
     #[serde(default)]
     pub conflict_status: Option<Vec<u16>>,
+    /// Error answers told apart by their body (`[[users.create.errors]]`), tried in order
+    /// before `not_found_status`, `conflict_status` and the generic translation.
+    #[serde(default)]
+    pub errors: Vec<ErrorRule>,
+}
+
+/// One `[[….errors]]` entry: an application error answer, recognised by its status and body,
+/// and the SCIM answer to give instead.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// The application's status (400–599).
+    pub status: u16,
+    /// Text the body must contain (ignoring case; the first 64 KiB are read).
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// A dotted path into the JSON body (`error.code`, `errors.0.code`) that must be present…
+    #[serde(default)]
+    pub field: Option<String>,
+    /// …and, when given, equal to this string, number or boolean.
+    #[serde(default)]
+    pub equals: Option<Value>,
+    /// The SCIM status to answer: 409 means "already exists" (as `conflict_status`), 404 "no
+    /// such record" (as `not_found_status`); any other 4xx/5xx is answered as is.
+    pub scim_status: u16,
+    /// RFC 7644 `scimType` (`uniqueness` with 409, `sensitive` with 403, the others with 400).
+    #[serde(default)]
+    pub scim_type: Option<String>,
+    /// The SCIM `detail` (never the application's body); not with 404 or 409, which have the
+    /// sidecar's own.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// The update call, plus whether it takes a partial or a full record.

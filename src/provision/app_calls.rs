@@ -3,10 +3,10 @@
 //! percent-encoding; bodies are serialised JSON, so no SCIM value can alter the URL called.
 
 use super::Provisioner;
-use crate::app_client::{AppCall, AppReply, check_status};
+use crate::app_client::{AppCall, AppReply, check_status, retry_after_of};
 use crate::error::{AppError, Error, Result, Rule};
 use crate::mapping::template::encode_query_component;
-use crate::mapping::{Endpoint, JsonPath, ListEndpoint, Paging, Template};
+use crate::mapping::{Endpoint, ErrorAnswer, JsonPath, ListEndpoint, Paging, Template};
 use crate::scim::ResourceKind;
 use bytes::Bytes;
 use serde_json::Value;
@@ -131,17 +131,55 @@ async fn send_unnamed(
             label,
         })
         .await?;
-    if ep.not_found_status.contains(&reply.status) {
-        return Err(
-            AppError::NotFound(format!("{} not found in the application", p.kind.name())).into(),
-        );
+    // `[[….errors]]` first (error answers only, so success costs nothing); the status lists
+    // and the generic translation apply when no entry matches. A matching entry is the error's
+    // rule (`users.create.errors[1]`), named in the log.
+    let entry = if ep.errors.is_empty() || reply.status < 400 {
+        None
+    } else {
+        crate::mapping::errors::first_match(&ep.errors, reply.status, &reply.body)
+    };
+    let named = |e: AppError| match entry {
+        Some(r) => Error::from(e).in_rule(Rule::call(&r.key)),
+        None => e.into(),
+    };
+    let (not_found, exists) = match entry.map(|r| &r.answer) {
+        None => (
+            ep.not_found_status.contains(&reply.status),
+            ep.conflict_status.contains(&reply.status),
+        ),
+        Some(ErrorAnswer::NotFound) => (true, false),
+        Some(ErrorAnswer::Exists) => (false, true),
+        Some(ErrorAnswer::Answer {
+            status,
+            scim_type,
+            detail,
+        }) => {
+            return Err(named(if *status == 429 {
+                AppError::RateLimited {
+                    retry_after: retry_after_of(&reply),
+                }
+            } else {
+                AppError::Mapped {
+                    app_status: reply.status,
+                    status: *status,
+                    scim_type: *scim_type,
+                    detail: detail.clone(),
+                }
+            }));
+        }
+    };
+    if not_found {
+        return Err(named(AppError::NotFound(format!(
+            "{} not found in the application",
+            p.kind.name()
+        ))));
     }
-    if ep.conflict_status.contains(&reply.status) {
-        return Err(AppError::Conflict(format!(
+    if exists {
+        return Err(named(AppError::Conflict(format!(
             "a {} with these values already exists",
             p.kind.name()
-        ))
-        .into());
+        ))));
     }
     let mut reply = check_status(reply)?;
     let json = if reply.body.iter().all(u8::is_ascii_whitespace) {

@@ -232,6 +232,7 @@ async fn a_dry_run_never_calls_the_real_application_nor_shows_its_secret() {
                 }],
             ),
         ],
+        captures: Vec::new(),
     };
     let outcomes = explain::run(&run, &input).await.unwrap();
     assert!(
@@ -434,4 +435,139 @@ async fn mapping_errors_name_the_rule_in_the_log_and_not_in_the_detail() {
     let o = run.step(&request, vec![ok]).await.unwrap();
     assert_eq!(o.answer.status, 200);
     assert!(o.log.is_empty(), "{:?}", o.log);
+}
+
+/// `[[….errors]]` entries through the whole stack: an entry's own status, `scimType` and
+/// `detail` (never the application's text), a 429 with the application's `Retry-After`, and
+/// the number-based translation when no entry matches.
+#[tokio::test]
+async fn error_entries_answer_as_the_mapping_says() {
+    let dir = temp_dir("error-entries");
+    std::fs::write(
+        dir.join("mapping.toml"),
+        r#"
+version = 1
+[app]
+base_url = "http://127.0.0.1:3000"
+[users.get]
+path = "/users/{id}"
+[users.list]
+path = "/users"
+[users.create]
+path = "/users"
+[[users.create.errors]]
+status = 422
+field = "error.code"
+equals = "seats"
+scim_status = 403
+detail = "No seats left in the application."
+[[users.create.errors]]
+status = 400
+body_contains = "slow down"
+scim_status = 429
+[[users.attribute]]
+scim = "userName"
+app = "email"
+"#,
+    )
+    .unwrap();
+    let target = Target::from_mapping(&dir.join("mapping.toml"), Vec::new())
+        .unwrap_or_else(|p| panic!("{}", p.join("\n")));
+    let run = target.start().await.unwrap();
+    let create = ScimRequest {
+        method: "POST".into(),
+        path: "/Users".into(),
+        headers: Default::default(),
+        body: Some(json!({"userName": "ada@example.com"})),
+        body_raw: None,
+    };
+    let answer = |status, body: Value, headers: &[(&str, &str)]| {
+        vec![CannedAnswer {
+            method: Some("POST".into()),
+            path: Some("/users".into()),
+            status,
+            body: Some(body),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..CannedAnswer::default()
+        }]
+    };
+
+    let seats = json!({"error": {"code": "seats", "message": "Plan SECRET-PLAN is full"}});
+    let out = run.step(&create, answer(422, seats, &[])).await.unwrap();
+    assert_eq!(out.answer.status, 403, "{:?}", out.answer);
+    let body = out.answer.body.clone().unwrap();
+    assert_eq!(body["detail"], "No seats left in the application.");
+    assert!(body.get("scimType").is_none(), "{body}");
+    assert!(!body.to_string().contains("SECRET-PLAN"), "{body}");
+    assert_eq!(out.calls.len(), 1, "sent once: {:?}", out.calls);
+    // The log names the entry that decided (the detail does not, by default).
+    assert!(
+        out.log.iter().any(|l| l.contains("users.create.errors[1]")),
+        "{:?}",
+        out.log
+    );
+
+    let slow = json!({"message": "Slow down, please"});
+    let out = run
+        .step(&create, answer(400, slow, &[("Retry-After", "12")]))
+        .await
+        .unwrap();
+    assert_eq!(out.answer.status, 429, "{:?}", out.answer);
+    assert!(
+        out.answer
+            .headers
+            .contains(&("retry-after".into(), "12".into())),
+        "{:?}",
+        out.answer.headers
+    );
+
+    // No entry matches: a 422 is a 400 as always, and a 400 without the text too.
+    let other = json!({"error": {"code": "invalid", "message": "SECRET-TEXT"}});
+    let out = run.step(&create, answer(422, other, &[])).await.unwrap();
+    assert_eq!(out.answer.status, 400);
+    let body = out.answer.body.clone().unwrap();
+    assert_eq!(body["scimType"], "invalidValue");
+    assert!(!body.to_string().contains("SECRET-TEXT"), "{body}");
+    let out = run
+        .step(&create, answer(400, json!({"message": "bad"}), &[]))
+        .await
+        .unwrap();
+    assert_eq!(out.answer.status, 400);
+}
+
+/// A case using captured values that no longer matches is reported with readable lines, the
+/// step shown as written (`/Users/${ada}`), and a missing capture names the step and the name.
+#[tokio::test]
+async fn a_broken_capture_case_is_reported_with_a_diff() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/cookbook/deactivate-by-delete");
+    let mut case: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("cases/deactivate-and-reactivate.json")).unwrap(),
+    )
+    .unwrap();
+    case["steps"][3]["expect"]["body"]["id"] = json!("${:number}");
+    let dir = temp_dir("capture-cases");
+    std::fs::write(dir.join("a-wrong-kind.json"), case.to_string()).unwrap();
+    case["steps"][1]["request"]["path"] = json!("/Users/${bob}");
+    std::fs::write(dir.join("b-missing.json"), case.to_string()).unwrap();
+
+    let target = Target::from_mapping(&root.join("mapping.toml"), Vec::new()).unwrap();
+    let report = cases::run_dir(&target, &dir).await.unwrap();
+    assert_eq!(report.failed(), 2, "{}", report.render());
+    let wrong = &report.cases[0].failures;
+    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert!(
+        wrong[0].starts_with("step 4 (PATCH /Users/${ada}): body.id: expected any number, got \""),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        report.cases[1].failures,
+        [
+            "step 2 (PATCH /Users/${bob}): path: `${bob}` is not captured by an earlier step \
+             (captured so far: `ada`); add `\"capture\": {\"bob\": \"/id\"}` (a JSON pointer into \
+             the SCIM answer) to the step that returns it"
+        ]
+    );
 }

@@ -97,6 +97,12 @@ pub fn load_mapping_str(
                 .into(),
         );
     }
+    if let Some(g) = &file.groups {
+        c.problems.extend(super::extensions::shared(
+            &file.users.extensions,
+            &g.extensions,
+        ));
+    }
     let display = path.display().to_string();
     match (app, users, groups) {
         (Some(app), Some(users), None) if c.problems.is_empty() => Ok(Mapping {
@@ -303,14 +309,17 @@ impl Checker {
             .as_ref()
             .and_then(|e| self.endpoint(&format!("{section}.reactivate"), e, "POST", ID_VARS));
 
+        let declared = super::extensions::check(section, &raw.extensions, &mut self.problems);
+        let schema = ResourceSchema::with_extensions(kind, &declared);
+
         let mut pushdowns = Vec::new();
         for (i, f) in raw.filters.iter().enumerate() {
-            if let Some(p) = self.pushdown(&format!("{section}.filter[{}]", i + 1), kind, f) {
+            if let Some(p) = self.pushdown(&format!("{section}.filter[{}]", i + 1), schema, f) {
                 pushdowns.push(p);
             }
         }
 
-        let rules = match Rules::compile(kind, &raw.attributes) {
+        let rules = match Rules::compile_in(schema, &raw.attributes) {
             Ok(r) => Some(r),
             Err(problems) => {
                 self.problems.extend(problems);
@@ -377,7 +386,7 @@ impl Checker {
             let key = format!("{section}.script_attributes[{}]", i + 1);
             match crate::scim::filter::parse_attr_path(text) {
                 Ok(path)
-                    if crate::scim::schema::ResourceSchema::for_kind(kind)
+                    if schema
                         .find_attr(path.urn.as_deref(), &path.name, path.sub.as_deref())
                         .is_some() =>
                 {
@@ -387,7 +396,17 @@ impl Checker {
                 Err(e) => self.problem(&key, e.to_string()),
             }
         }
+        let rules = rules?;
+        let mut used = rules.advertised();
+        used.extend(script_attributes.iter().cloned());
+        let unused = super::extensions::unused(section, schema, &declared, &used);
+        // After a bad `script_attributes` entry, "unused" could be a consequence: say nothing.
+        if self.problems.len() == before && !unused.is_empty() {
+            self.problems.extend(unused);
+            return None;
+        }
         Some(ResourceMapping {
+            schema,
             script_attributes,
             kind,
             ids: raw.ids,
@@ -404,7 +423,7 @@ impl Checker {
             deactivate,
             reactivate,
             pushdowns,
-            rules: rules?,
+            rules,
             hooks,
             member_display: raw.members.as_ref().is_some_and(|m| m.display),
             members,
@@ -926,11 +945,10 @@ impl Checker {
     fn pushdown(
         &mut self,
         key: &str,
-        kind: ResourceKind,
+        schema: &ResourceSchema,
         raw: &model::FilterPushdown,
     ) -> Option<Pushdown> {
         let before = self.problems.len();
-        let schema = ResourceSchema::for_kind(kind);
         let mut attribute = None;
         let mut value_path = None;
         match parse_path(&raw.attribute) {

@@ -3,12 +3,14 @@
 //!
 //! - [`model`]: the file as written (TOML, `deny_unknown_fields`);
 //! - [`compile`]: checks everything, reports every problem at once, builds [`Mapping`];
+//! - [`extensions`]: custom extension schemas declared per resource type;
 //! - [`template`]: path and query templates with percent-encoding of every substituted value;
 //! - [`json_path`]: dotted paths into application JSON;
 //! - [`rules`]: attribute rules in both directions (SCIM ↔ application record);
 //! - [`script`]: the sandboxed Rhai engine and hook calls.
 
 pub mod compile;
+pub mod extensions;
 pub mod json_path;
 pub mod model;
 pub mod rules;
@@ -17,6 +19,7 @@ pub mod template;
 
 use crate::scim::ResourceKind;
 use crate::scim::filter::{AttrPath, CompareOp};
+use crate::scim::schema::ResourceSchema;
 use crate::secret::Secret;
 pub use compile::{LoadError, load_mapping, load_mapping_str};
 pub use json_path::JsonPath;
@@ -70,6 +73,8 @@ pub struct AppSettings {
 #[derive(Debug)]
 pub struct ResourceMapping {
     pub kind: ResourceKind,
+    /// The resource type's schemas: built-in plus the extensions the mapping declares.
+    pub schema: &'static ResourceSchema,
     pub ids: IdMode,
     pub id_field: JsonPath,
     pub on_duplicate: OnDuplicate,

@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone)]
 pub struct Advertised {
     pub kind: ResourceKind,
+    /// The resource type's schemas, with the extensions the mapping declares.
+    pub schema: &'static ResourceSchema,
     /// Attributes the mapping stores (in the app or the sidecar's store): `userName`,
     /// `name.givenName`, `emails.value`, `urn:…:enterprise:2.0:User:department`, …
     pub attributes: Vec<AttrPath>,
@@ -122,7 +124,9 @@ fn attribute_doc(def: &AttrDef, subs: &[Value]) -> Value {
     doc.insert("name".into(), json!(def.name));
     doc.insert("type".into(), json!(def.ty.as_str()));
     doc.insert("multiValued".into(), json!(def.multi));
-    doc.insert("description".into(), json!(def.description));
+    if !def.description.is_empty() {
+        doc.insert("description".into(), json!(def.description));
+    }
     doc.insert("required".into(), json!(def.required));
     doc.insert("caseExact".into(), json!(def.case_exact));
     doc.insert("mutability".into(), json!(def.mutability.as_str()));
@@ -163,18 +167,17 @@ impl Discovery {
         let base = base_url.trim_end_matches('/');
 
         // Merge entries per kind, keeping the order in which kinds first appear.
-        let mut kinds: Vec<(ResourceKind, Vec<&AttrPath>)> = Vec::new();
+        let mut kinds: Vec<(ResourceKind, &'static ResourceSchema, Vec<&AttrPath>)> = Vec::new();
         for adv in resources {
-            match kinds.iter_mut().find(|(k, _)| *k == adv.kind) {
-                Some((_, attrs)) => attrs.extend(adv.attributes.iter()),
-                None => kinds.push((adv.kind, adv.attributes.iter().collect())),
+            match kinds.iter_mut().find(|(k, _, _)| *k == adv.kind) {
+                Some((_, _, attrs)) => attrs.extend(adv.attributes.iter()),
+                None => kinds.push((adv.kind, adv.schema, adv.attributes.iter().collect())),
             }
         }
 
         let mut resource_type_docs = Vec::new();
         let mut selections: Vec<Selection> = Vec::new();
-        for (kind, attrs) in &kinds {
-            let rs = ResourceSchema::for_kind(*kind);
+        for (kind, rs, attrs) in &kinds {
             let mut core = Selection::new(rs.core);
             let mut exts: Vec<Selection> =
                 rs.extensions.iter().map(|e| Selection::new(e)).collect();
@@ -196,7 +199,7 @@ impl Discovery {
             let name = kind.name();
             let extensions: Vec<Value> = exts
                 .iter()
-                .map(|s| json!({ "schema": s.schema.id, "required": false }))
+                .map(|s| json!({ "schema": s.schema.id, "required": rs.extension_required(s.schema.id) }))
                 .collect();
             resource_type_docs.push(json!({
                 "schemas": [RESOURCE_TYPE_SCHEMA],
@@ -237,14 +240,23 @@ impl Discovery {
                         doc["required"] = Value::Bool(true);
                     }
                 }
-                json!({
+                let mut doc = json!({
                     "schemas": [SCHEMA_SCHEMA],
                     "id": sel.schema.id,
                     "name": sel.schema.name,
                     "description": sel.schema.description,
                     "attributes": attributes,
                     "meta": meta("Schema", format!("{base}/Schemas/{}", sel.schema.id)),
-                })
+                });
+                // Both are optional (RFC 7643 §7); a declared extension may leave them out.
+                if let Some(obj) = doc.as_object_mut() {
+                    for key in ["name", "description"] {
+                        if obj.get(key).and_then(Value::as_str) == Some("") {
+                            obj.shift_remove(key);
+                        }
+                    }
+                }
+                doc
             })
             .collect();
 
@@ -343,11 +355,13 @@ mod tests {
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::User,
+                    schema: ResourceSchema::for_kind(ResourceKind::User),
                     attributes: user_attrs(),
                 },
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "displayName", None), p(None, "members", None)],
                 },
             ],
@@ -451,6 +465,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "userName", None)],
             }],
             "http://x",
@@ -566,6 +581,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "photos", Some("value"))],
             }],
             "http://x",
@@ -585,6 +601,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![
                     p(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value")),
                     p(Some(USER_SCHEMA), "emails", Some("value")),
@@ -612,6 +629,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "groups", None), p(None, "password", None)],
             }],
             "http://x",
@@ -631,11 +649,13 @@ mod tests {
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "displayName", None)],
                 },
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "members", None)],
                 },
             ],
@@ -667,6 +687,7 @@ mod tests {
             },
             &[Advertised {
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![
                     crate::scim::filter::parse_attr_path("active").unwrap(),
                     crate::scim::filter::parse_attr_path("locale").unwrap(),

@@ -10,8 +10,9 @@
 use crate::error::{ClientError, Error, Result};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use crate::scim::resource::{coerce, get_ci};
-use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceSchema, SchemaDef};
-use crate::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use crate::scim::schema::{
+    AttrDef, AttrType, BUILT_IN_SCHEMAS, Mutability, ResourceSchema, SchemaDef,
+};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,10 @@ pub struct PatchRequest {
     pub operations: Vec<PatchOp>,
 }
 
-/// Schema URNs a path may name on their own (the whole extension object).
-const SCHEMA_URNS: [&str; 3] = [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA];
+/// Schema URNs recognised as a whole-schema path while parsing (before the resource type is
+/// known). Declared extensions are recognised when the operation is applied, see
+/// [`whole_extension`].
+const SCHEMA_URNS: [&str; 3] = BUILT_IN_SCHEMAS;
 
 /// Parses a PatchOp request body. Errors: `invalidSyntax` (not an object, `Operations` missing or
 /// not an array, unknown `op`), `invalidPath` (bad `path`), `invalidValue` (`value` missing where
@@ -230,6 +233,9 @@ fn apply_op(root: &mut Map<String, Value>, op: &PatchOp, schema: &ResourceSchema
     if path.attr.name.is_empty() {
         return apply_whole_schema(root, op, path, schema);
     }
+    if let Some(ext) = whole_extension(path, schema) {
+        return apply_whole_schema(root, op, &whole_schema_path(ext.id), schema);
+    }
     let sub_name = match (&path.attr.sub, &path.sub) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid_path("a path has at most one sub-attribute"));
@@ -245,6 +251,15 @@ fn apply_op(root: &mut Map<String, Value>, op: &PatchOp, schema: &ResourceSchema
         path.value_filter.as_ref(),
         op.value.clone(),
     )
+}
+
+/// A declared extension's bare URN as a path: it parses as `urn:…:2.0` + attribute `User`.
+fn whole_extension(path: &PatchPath, schema: &ResourceSchema) -> Option<&'static SchemaDef> {
+    let urn = path.attr.urn.as_deref()?;
+    if path.attr.sub.is_some() || path.sub.is_some() || path.value_filter.is_some() {
+        return None;
+    }
+    schema.extension(&format!("{urn}:{}", path.attr.name))
 }
 
 /// A path that is a whole schema URN: the value is an object of that schema's attributes;
@@ -308,7 +323,12 @@ fn apply_pathless(
         {
             continue;
         }
-        if let Some(urn) = SCHEMA_URNS.iter().find(|u| u.eq_ignore_ascii_case(key_t)) {
+        let urn = SCHEMA_URNS
+            .iter()
+            .copied()
+            .chain(schema.extensions.iter().map(|e| e.id))
+            .find(|u| u.eq_ignore_ascii_case(key_t));
+        if let Some(urn) = urn {
             let inner = if !matches!(scope, Scope::Any) {
                 None
             } else if schema.is_core(urn) {
@@ -1120,7 +1140,9 @@ fn fix_schemas(root: &mut Map<String, Value>, schema: &ResourceSchema) {
 mod tests {
     use super::*;
     use crate::error::ScimType;
-    use crate::scim::{PATCH_OP_SCHEMA, ResourceKind};
+    use crate::scim::{
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, PATCH_OP_SCHEMA, ResourceKind, USER_SCHEMA,
+    };
     use serde_json::json;
 
     const ENT: &str = ENTERPRISE_USER_SCHEMA;

@@ -438,7 +438,27 @@ pub fn project(
     };
     strip_never(&mut obj, schema);
     obj.retain(|k, v| schema.extension(k).is_none() || !is_void(v));
+    list_schemas(&mut obj, schema);
     Value::Object(obj)
+}
+
+/// Sets `schemas` to the core URN plus the extensions present, so an extension emptied by the
+/// projection (or added by a hook) is listed exactly when its object is there.
+fn list_schemas(obj: &mut Map<String, Value>, schema: &ResourceSchema) {
+    if get_ci(obj, "schemas").is_none() {
+        return;
+    }
+    let mut list = vec![Value::String(schema.core.id.to_string())];
+    list.extend(
+        schema
+            .extensions
+            .iter()
+            .filter(|e| obj.keys().any(|k| k.eq_ignore_ascii_case(e.id)))
+            .map(|e| Value::String(e.id.to_string())),
+    );
+    if let Some(slot) = get_ci_mut(obj, "schemas") {
+        *slot = Value::Array(list);
+    }
 }
 
 /// Whether the requests in `targets` for attribute `key` of extension `ext` (or the core) keep

@@ -59,6 +59,7 @@ pub fn check(
                 "{key}: declares no attribute (add `[[{section}.extension.attribute]]` tables)"
             ));
         }
+        let urn_ok = problems.len() == before;
         let attributes = attributes(
             &format!("{key}.attribute"),
             &ext.attributes,
@@ -66,7 +67,9 @@ pub fn check(
             problems,
         );
         seen.push(urn);
-        if problems.len() > before {
+        // With a good URN, the valid attributes are kept even when others have problems (the
+        // load fails anyway), so rules naming them do not add "unknown attribute" noise.
+        if !urn_ok {
             continue;
         }
         out.push(ExtensionDecl {
@@ -88,20 +91,13 @@ pub fn unused(
     declared: &[ExtensionDecl],
     used: &[AttrPath],
 ) -> Vec<String> {
-    let owner = |p: &AttrPath| -> Option<&'static str> {
-        match p.urn.as_deref() {
-            Some(u) if !schema.is_core(u) => schema.extension(u).map(|e| e.id),
-            Some(_) => None,
-            // Unqualified names resolve to an extension when the core schema lacks them.
-            None if schema.find(None, &p.name).is_some() => None,
-            None => schema
-                .extensions
-                .iter()
-                .find(|e| e.find(&p.name).is_some())
-                .map(|e| e.id),
-        }
-    };
-    let owners: Vec<&str> = used.iter().filter_map(owner).collect();
+    // Rules and `script_attributes` name extension attributes by their full path.
+    let owners: Vec<&str> = used
+        .iter()
+        .filter_map(|p| p.urn.as_deref())
+        .filter_map(|u| schema.extension(u))
+        .map(|e| e.id)
+        .collect();
     declared
         .iter()
         .enumerate()
@@ -214,6 +210,7 @@ fn attributes(
     let mut out = Vec::new();
     for (i, a) in raw.iter().enumerate() {
         let key = format!("{key}[{}]", i + 1);
+        let before = problems.len();
         let name = a.name.trim();
         if !is_name(name) {
             problems.push(format!(
@@ -264,6 +261,9 @@ fn attributes(
         } else {
             Vec::new()
         };
+        if problems.len() > before {
+            continue;
+        }
         out.push(AttrDecl {
             name: name.to_string(),
             ty,
@@ -305,5 +305,342 @@ fn attr_type(t: ExtensionAttrType) -> AttrType {
         ExtensionAttrType::Binary => AttrType::Binary,
         ExtensionAttrType::Reference => AttrType::Reference,
         ExtensionAttrType::Complex => AttrType::Complex,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mapping::{LoadError, Mapping, load_mapping_str};
+    use crate::scim::schema::{AttrType, Mutability, Returned};
+    use crate::scim::{ENTERPRISE_USER_SCHEMA, ResourceKind};
+    use serde_json::json;
+    use std::path::Path;
+
+    const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
+    const BASE: &str = r#"
+        version = 1
+        [app]
+        base_url = "http://127.0.0.1:1"
+        [users.get]
+        path = "/u/{id}"
+        [users.list]
+        path = "/u"
+        [[users.attribute]]
+        scim = "userName"
+        app = "email"
+    "#;
+
+    const GROUPS: &str = r#"
+        [groups.get]
+        path = "/g/{id}"
+        [groups.list]
+        path = "/g"
+        [[groups.attribute]]
+        scim = "displayName"
+        app = "name"
+    "#;
+
+    fn load(text: &str) -> Result<Mapping, LoadError> {
+        load_mapping_str(text, Path::new("m.toml"), None, &|p| {
+            Err(std::io::Error::other(format!("no file {}", p.display())))
+        })
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match load(text) {
+            Ok(_) => panic!("loaded but should not have"),
+            Err(e) => e.problems,
+        }
+    }
+
+    /// A users section with one extension (`decl` goes right after `[[users.extension]]`) whose
+    /// `appRole` is mapped.
+    fn with_ext(decl: &str) -> String {
+        format!(
+            "{BASE}\n[[users.extension]]\n{decl}\n\
+             [[users.attribute]]\nscim = \"{ACME}:appRole\"\napp = \"role\"\n"
+        )
+    }
+
+    #[test]
+    fn a_declared_extension_is_a_schema_everywhere() {
+        let m = load(&with_ext(&format!(
+            "schema = \"{ACME}\"\nname = \"AcmeUser\"\nrequired = true\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\ncase_exact = true\n\
+             canonical_values = [\"admin\", \"staff\"]\n\
+             [[users.extension.attribute]]\nname = \"badge\"\ntype = \"complex\"\n\
+             returned = \"request\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"number\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"expires\"\ntype = \"dateTime\"\n\
+             mutability = \"readOnly\"\n"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let schema = m.users.schema;
+        assert_eq!(schema.kind, ResourceKind::User);
+        // Built-in extensions stay, the declared one comes after them.
+        let ids: Vec<&str> = schema.extensions.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![ENTERPRISE_USER_SCHEMA, ACME]);
+        assert!(schema.extension_required(&ACME.to_uppercase()));
+        assert!(!schema.extension_required(ENTERPRISE_USER_SCHEMA));
+        let role = schema.find_attr(Some(ACME), "APPROLE", None).unwrap();
+        assert_eq!(
+            (role.name, role.ty, role.case_exact),
+            ("appRole", AttrType::String, true)
+        );
+        assert_eq!(role.canonical_values, &["admin", "staff"]);
+        let badge = schema.find_attr(Some(ACME), "badge", None).unwrap();
+        assert_eq!(
+            (badge.ty, badge.returned),
+            (AttrType::Complex, Returned::Request)
+        );
+        let expires = schema
+            .find_attr(Some(ACME), "badge", Some("Expires"))
+            .unwrap();
+        assert_eq!(
+            (expires.ty, expires.mutability),
+            (AttrType::DateTime, Mutability::ReadOnly)
+        );
+        assert!(
+            schema
+                .find_attr(Some(ACME), "costCenterCode", None)
+                .is_none()
+        );
+        // The rule resolved against it: it reads and writes under the URN key.
+        let scim = m
+            .users
+            .rules
+            .app_to_scim(&json!({"email": "a@x", "role": "admin"}));
+        assert_eq!(
+            scim.unwrap(),
+            json!({"schemas": [crate::scim::USER_SCHEMA, ACME], "userName": "a@x",
+                   ACME: {"appRole": "admin"}})
+        );
+        // Loading the same declaration again gives the same tables (nothing more is leaked).
+        let again = load(&with_ext(&format!(
+            "schema = \"{ACME}\"\nname = \"AcmeUser\"\nrequired = true\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\ncase_exact = true\n\
+             canonical_values = [\"admin\", \"staff\"]\n\
+             [[users.extension.attribute]]\nname = \"badge\"\ntype = \"complex\"\n\
+             returned = \"request\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"number\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"expires\"\ntype = \"dateTime\"\n\
+             mutability = \"readOnly\"\n"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(std::ptr::eq(schema, again.users.schema));
+    }
+
+    #[test]
+    fn without_the_declaration_the_rule_is_unknown() {
+        let text =
+            format!("{BASE}\n[[users.attribute]]\nscim = \"{ACME}:appRole\"\napp = \"role\"\n");
+        assert_eq!(
+            problems(&text),
+            vec![format!(
+                "m.toml: users.attribute[2].scim: unknown SCIM attribute \"{ACME}:appRole\""
+            )]
+        );
+    }
+
+    #[test]
+    fn groups_may_declare_extensions_too() {
+        let g = "urn:example:params:groups:1.0:Group";
+        let text = format!(
+            "{BASE}{GROUPS}\n[[groups.extension]]\nschema = \"{g}\"\n\
+             [[groups.extension.attribute]]\nname = \"costCenter\"\n\
+             [[groups.attribute]]\nscim = \"{g}:costCenter\"\napp = \"cc\"\n"
+        );
+        let m = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let groups = m.groups.as_ref().unwrap();
+        assert!(
+            groups
+                .schema
+                .find_attr(Some(g), "costcenter", None)
+                .is_some()
+        );
+        // Users keep the built-in tables.
+        assert!(std::ptr::eq(
+            m.users.schema,
+            crate::scim::schema::ResourceSchema::for_kind(ResourceKind::User)
+        ));
+    }
+
+    #[test]
+    fn urn_problems_have_exact_messages() {
+        let ex = "(e.g. \"urn:ietf:params:scim:schemas:extension:acme:2.0:User\")";
+        let cases: Vec<(&str, String)> = vec![
+            (
+                "acme:2.0:User",
+                format!("\"acme:2.0:User\" is not a valid schema URN: it must start with \"urn:\" {ex}"),
+            ),
+            (
+                "urn:acme:2.0 User",
+                format!("\"urn:acme:2.0 User\" is not a valid schema URN: ' ' is not allowed (letters, digits, \":\", \".\", \"-\" and \"_\" only) {ex}"),
+            ),
+            (
+                "urn:ac.me:User",
+                format!("\"urn:ac.me:User\" is not a valid schema URN: the namespace after \"urn:\" must be 1 to 32 letters, digits or \"-\" {ex}"),
+            ),
+            (
+                "urn:acme::User",
+                format!("\"urn:acme::User\" is not a valid schema URN: it needs a namespace-specific part and no empty \":\" segments {ex}"),
+            ),
+            (
+                "urn:acme",
+                format!("\"urn:acme\" is not a valid schema URN: it needs a namespace-specific part and no empty \":\" segments {ex}"),
+            ),
+            (
+                "urn:acme:2.0",
+                format!("\"urn:acme:2.0\" is not a valid schema URN: its last segment must be a name such as \"User\" {ex}"),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:Enterprise:2.0:User",
+                "\"urn:ietf:params:scim:schemas:extension:Enterprise:2.0:User\" is a built-in schema (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User); declare only custom extensions".into(),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "\"urn:ietf:params:scim:schemas:core:2.0:User\" is a built-in schema (urn:ietf:params:scim:schemas:core:2.0:User); declare only custom extensions".into(),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:User:extra",
+                "\"urn:ietf:params:scim:schemas:core:2.0:User:extra\" overlaps \"urn:ietf:params:scim:schemas:core:2.0:User\" (one URN must not start with the other followed by \":\")".into(),
+            ),
+            (
+                "urn:ietf:params:scim:api:messages:2.0:Custom",
+                "\"urn:ietf:params:scim:api:messages:2.0:Custom\" is reserved for SCIM's own schemas and messages".into(),
+            ),
+        ];
+        for (urn, message) in cases {
+            let text = format!(
+                "{BASE}\n[[users.extension]]\nschema = \"{urn}\"\n\
+                 [[users.extension.attribute]]\nname = \"appRole\"\n"
+            );
+            assert_eq!(
+                problems(&text),
+                vec![format!("m.toml: users.extension[1].schema: {message}")],
+                "{urn}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_and_shared_urns_are_refused() {
+        let text = format!(
+            "{BASE}{GROUPS}\n[[users.extension]]\nschema = \"{ACME}\"\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\n\
+             [[users.extension]]\nschema = \"{}\"\n\
+             [[users.extension.attribute]]\nname = \"other\"\n\
+             [[users.extension]]\nschema = \"{ACME}:Sub\"\n\
+             [[users.extension.attribute]]\nname = \"x\"\n\
+             [[groups.extension]]\nschema = \"{ACME}\"\n\
+             [[groups.extension.attribute]]\nname = \"appRole\"\n\
+             [[users.attribute]]\nscim = \"{ACME}:appRole\"\napp = \"role\"\n\
+             [[groups.attribute]]\nscim = \"{ACME}:appRole\"\napp = \"role\"\n",
+            ACME.to_lowercase()
+        );
+        assert_eq!(
+            problems(&text),
+            vec![
+                format!(
+                    "m.toml: users.extension[2].schema: \"{}\" is declared twice",
+                    ACME.to_lowercase()
+                ),
+                format!(
+                    "m.toml: users.extension[3].schema: \"{ACME}:Sub\" overlaps \"{ACME}\" (one URN must not start with the other followed by \":\")"
+                ),
+                format!(
+                    "m.toml: groups.extension[1].schema: \"{ACME}\" is already declared in `users.extension`; one URN serves one resource type"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn attribute_problems_have_exact_messages() {
+        let text = with_ext(&format!(
+            "schema = \"{ACME}\"\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\n\
+             [[users.extension.attribute]]\nname = \"APPROLE\"\n\
+             [[users.extension.attribute]]\nname = \"app role\"\n\
+             [[users.extension.attribute]]\nname = \"level\"\ntype = \"integer\"\n\
+             canonical_values = [\"1\"]\nreference_types = [\"User\"]\n\
+             [[users.extension.attribute]]\nname = \"badge\"\ntype = \"complex\"\n\
+             [[users.extension.attribute]]\nname = \"flag\"\ntype = \"boolean\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"x\"\n\
+             [[users.extension.attribute]]\nname = \"card\"\ntype = \"complex\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"inner\"\ntype = \"complex\"\n\
+             [[users.extension.attribute.sub_attribute.sub_attribute]]\nname = \"deep\"\n\
+             [[users.extension.attribute.sub_attribute]]\nname = \"1st\"\n"
+        ));
+        let k = "m.toml: users.extension[1].attribute";
+        assert_eq!(
+            problems(&text),
+            vec![
+                format!("{k}[2].name: \"APPROLE\" is declared twice (names are case-insensitive)"),
+                format!(
+                    "{k}[3].name: \"app role\" is not a valid attribute name (a letter, then letters, digits, \"-\" or \"_\")"
+                ),
+                format!(
+                    "{k}[4].canonical_values: only a \"string\" attribute has canonical values"
+                ),
+                format!(
+                    "{k}[4].reference_types: only a \"reference\" attribute has reference types"
+                ),
+                format!("{k}[5]: a \"complex\" attribute needs `sub_attribute` tables"),
+                format!("{k}[6].sub_attribute: only a \"complex\" attribute has sub-attributes"),
+                format!(
+                    "{k}[7].sub_attribute[1].type: a sub-attribute cannot be \"complex\" (RFC 7643 §2.3.8)"
+                ),
+                format!(
+                    "{k}[7].sub_attribute[2].name: \"1st\" is not a valid attribute name (a letter, then letters, digits, \"-\" or \"_\")"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_unused_extensions_are_refused() {
+        let empty = format!("{BASE}\n[[users.extension]]\nschema = \"{ACME}\"\n");
+        assert_eq!(
+            problems(&empty),
+            vec!["m.toml: users.extension[1]: declares no attribute (add `[[users.extension.attribute]]` tables)".to_string()]
+        );
+        let unused = format!(
+            "{BASE}\n[[users.extension]]\nschema = \"{ACME}\"\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\n"
+        );
+        assert_eq!(
+            problems(&unused),
+            vec![format!(
+                "m.toml: users.extension[1]: no rule or `script_attributes` entry uses \"{ACME}\""
+            )]
+        );
+        // A hook-only attribute counts as a use once declared in `script_attributes`.
+        let m = load(&format!(
+            "{}\n[[users.extension]]\nschema = \"{ACME}\"\n\
+             [[users.extension.attribute]]\nname = \"appRole\"\n",
+            BASE.replace(
+                "[users.get]",
+                &format!("[users]\nscript_attributes = [\"{ACME}:appRole\"]\n[users.get]")
+            )
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.users.advertised().len(), 2);
+    }
+
+    #[test]
+    fn unknown_types_stop_at_the_toml_shape_check() {
+        let text = with_ext(&format!(
+            "schema = \"{ACME}\"\n[[users.extension.attribute]]\nname = \"appRole\"\ntype = \"text\"\n"
+        ));
+        let p = problems(&text);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("m.toml:"), "{}", p[0]);
+        assert!(
+            p[0].contains("unknown variant `text`, expected one of `string`, `boolean`, `integer`, `decimal`, `dateTime`, `binary`, `reference`, `complex`"),
+            "{}",
+            p[0]
+        );
     }
 }

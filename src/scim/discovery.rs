@@ -575,6 +575,113 @@ mod tests {
     }
 
     #[test]
+    fn declared_extensions_are_documented_and_listed() {
+        use crate::scim::schema::{
+            ACME_TEST_URN, AttrDecl, ExtensionDecl, Mutability, Returned, Uniqueness,
+            acme_user_schema,
+        };
+        let group_ext = "urn:example:groups:1.0:Group";
+        let groups = ResourceSchema::with_extensions(
+            ResourceKind::Group,
+            &[ExtensionDecl {
+                id: group_ext.into(),
+                name: String::new(),
+                description: "Acme group data".into(),
+                required: true,
+                attributes: vec![AttrDecl {
+                    name: "costCenter".into(),
+                    ty: AttrType::String,
+                    multi: false,
+                    case_exact: true,
+                    mutability: Mutability::Immutable,
+                    returned: Returned::Always,
+                    uniqueness: Uniqueness::Server,
+                    description: String::new(),
+                    canonical_values: vec![],
+                    reference_types: vec![],
+                    sub: vec![],
+                }],
+            }],
+        );
+        let d = Discovery::build(
+            &features(),
+            &[
+                Advertised {
+                    kind: ResourceKind::User,
+                    schema: acme_user_schema(),
+                    attributes: vec![
+                        p(None, "userName", None),
+                        p(Some(ACME_TEST_URN), "appRole", None),
+                        p(Some(ACME_TEST_URN), "badge", Some("number")),
+                    ],
+                    required: vec![p(Some(ACME_TEST_URN), "appRole", None)],
+                },
+                Advertised {
+                    kind: ResourceKind::Group,
+                    schema: groups,
+                    attributes: vec![
+                        p(None, "displayName", None),
+                        p(Some(group_ext), "costCenter", None),
+                    ],
+                    required: vec![],
+                },
+            ],
+            "http://h/scim/v2",
+        );
+        // Only the used extensions are listed; required as declared.
+        assert_eq!(
+            d.resource_type("User").unwrap()["schemaExtensions"],
+            json!([{"schema": ACME_TEST_URN, "required": false}])
+        );
+        assert_eq!(
+            d.resource_type("group").unwrap()["schemaExtensions"],
+            json!([{"schema": group_ext, "required": true}])
+        );
+        let ids: Vec<&str> = d.schemas["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![USER_SCHEMA, ACME_TEST_URN, GROUP_SCHEMA, group_ext]
+        );
+        assert!(d.schema(ENTERPRISE_USER_SCHEMA).is_none());
+        assert_eq!(
+            d.schema(&ACME_TEST_URN.to_uppercase()).unwrap(),
+            &json!({
+                "schemas": [SCHEMA_SCHEMA],
+                "id": ACME_TEST_URN,
+                "name": "AcmeUser",
+                "attributes": [
+                    {"name": "appRole", "type": "string", "multiValued": false,
+                     "description": "Role in Acme.", "required": true, "caseExact": false,
+                     "mutability": "readWrite", "returned": "default", "uniqueness": "none",
+                     "canonicalValues": ["admin", "staff"]},
+                    {"name": "badge", "type": "complex", "multiValued": false, "required": false,
+                     "caseExact": false, "mutability": "readWrite", "returned": "default",
+                     "uniqueness": "none", "subAttributes": [
+                        {"name": "number", "type": "string", "multiValued": false,
+                         "required": false, "caseExact": true, "mutability": "readWrite",
+                         "returned": "default", "uniqueness": "none"}
+                     ]}
+                ],
+                "meta": {"resourceType": "Schema",
+                         "location": format!("http://h/scim/v2/Schemas/{ACME_TEST_URN}")}
+            })
+        );
+        // No name declared: none in the document (RFC 7643 §7 makes it optional).
+        let g = d.schema(group_ext).unwrap();
+        assert!(g.get("name").is_none());
+        assert_eq!(g["description"], "Acme group data");
+        assert_eq!(g["attributes"][0]["caseExact"], true);
+        assert_eq!(g["attributes"][0]["mutability"], "immutable");
+        assert_eq!(g["attributes"][0]["returned"], "always");
+        assert_eq!(g["attributes"][0]["uniqueness"], "server");
+    }
+
+    #[test]
     fn reference_without_types_is_external() {
         let d = Discovery::build(
             &features(),

@@ -1177,6 +1177,88 @@ mod tests {
         apply_patch(res, &p, ResourceSchema::for_kind(kind))
     }
 
+    /// Applies `ops` to [`user`] with the declared `urn:…:acme:2.0:User` extension.
+    fn patch_acme(ops: Value) -> Result<Value> {
+        let mut u = user();
+        let p = parse_patch(&body(ops))?;
+        apply_patch(&mut u, &p, crate::scim::schema::acme_user_schema())?;
+        Ok(u)
+    }
+
+    #[test]
+    fn declared_extensions_patch_like_built_in_ones() {
+        use crate::scim::schema::ACME_TEST_URN as ACME;
+        // Replace by attribute path (Okta), any case.
+        let u = patch_acme(
+            json!([{"op": "Replace", "path": format!("{ACME}:appRole"), "value": "admin"}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin"}));
+        assert_eq!(u["schemas"], json!([USER_SCHEMA, ACME]));
+        let u = patch_acme(json!([{"op": "add", "path": format!("{}:APPROLE", ACME.to_lowercase()), "value": "staff"}]))
+            .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "staff"}));
+        // A path-less value keyed by the URN (Entra), and the URN-qualified flat key.
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {ACME: {"appRole": "admin", "level": "3"}}}]),
+        );
+        assert_eq!(
+            u.unwrap_err().detail(),
+            format!("operation 1: `{ACME}:level` must be an integer")
+        );
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {ACME: {"appRole": "admin", "level": 3}}}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin", "level": 3}));
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {format!("{ACME}:badge.number"): "B-1"}}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"badge": {"number": "B-1"}}));
+        // The whole extension by its bare URN: replace its object, then remove it.
+        let u = patch_acme(json!([
+            {"op": "add", "path": ACME, "value": {"appRole": "admin", "tags": ["a"]}},
+            {"op": "replace", "path": ACME, "value": {"tags": ["b"]}}
+        ]))
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin", "tags": ["b"]}));
+        let u = patch_acme(json!([
+            {"op": "add", "path": ACME, "value": {"appRole": "admin"}},
+            {"op": "remove", "path": ACME}
+        ]))
+        .unwrap();
+        assert!(u.get(ACME).is_none());
+        assert_eq!(u["schemas"], json!([USER_SCHEMA]));
+        // Unknown attributes inside the extension are refused, as unknown core ones are.
+        let e = patch_acme(
+            json!([{"op": "replace", "path": format!("{ACME}:costCenterCode"), "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(
+            e.detail(),
+            format!("operation 1: unknown attribute `{ACME}:costCenterCode` for User resources")
+        );
+        let e = patch_acme(json!([{"op": "replace", "value": {ACME: {"costCenterCode": "x"}}}]))
+            .unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath));
+        // Without the declaration, the same URN is not a schema of User resources.
+        let mut u = user();
+        let e = run(
+            &mut u,
+            ResourceKind::User,
+            json!([{"op": "replace", "path": format!("{ACME}:appRole"), "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.detail(),
+            format!(
+                "operation 1: unknown attribute `{ACME}:appRole`: `{ACME}` is not a schema of User resources"
+            )
+        );
+    }
+
     fn patch_user(ops: Value) -> Value {
         let mut u = user();
         run(&mut u, ResourceKind::User, ops).unwrap();

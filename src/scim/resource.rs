@@ -686,6 +686,82 @@ mod tests {
     }
 
     #[test]
+    fn declared_extensions_normalize_project_and_filter() {
+        use crate::scim::filter::parse_filter;
+        use crate::scim::schema::{ACME_TEST_URN as ACME, acme_user_schema};
+        let schema = acme_user_schema();
+        // Okta's shape: the URN key, an undeclared attribute (ignored, as unknown core ones
+        // are), URN spelled in another case; a flattened key works too.
+        let r = normalize_input(
+            json!({
+                "schemas": [USER_SCHEMA, ACME],
+                "userName": "ada",
+                ACME.to_lowercase(): {"APPROLE": "admin", "costCenterCode": "CC-12"},
+                format!("{ACME}:badge.number"): "B-7",
+                "urn:example:unknown:1.0:User": {"x": 1}
+            }),
+            schema,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            json!({"schemas": [USER_SCHEMA, ACME], "userName": "ada",
+                   ACME: {"appRole": "admin", "badge": {"number": "B-7"}}})
+        );
+        // Without the declaration the extension is dropped (the old behaviour).
+        let plain = normalize_input(
+            json!({"userName": "ada", ACME: {"appRole": "admin"}}),
+            &USER_RESOURCE,
+        )
+        .unwrap();
+        assert_eq!(plain, json!({"schemas": [USER_SCHEMA], "userName": "ada"}));
+        // Types are checked as for core attributes.
+        let e =
+            normalize_input(json!({"userName": "a", ACME: {"level": "x"}}), schema).unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(e.detail(), format!("`{ACME}:level` must be an integer"));
+
+        // Projection: by attribute, by whole URN, excluded; `schemas` follows what is left.
+        let stored = json!({"schemas": [USER_SCHEMA, ACME], "id": "1", "userName": "ada",
+                            ACME: {"appRole": "admin", "level": 2}});
+        let only = |a: &[&str], x: &[&str]| project(stored.clone(), &paths(a), &paths(x), schema);
+        assert_eq!(
+            only(&[&format!("{ACME}:appRole")], &[]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", ACME: {"appRole": "admin"}})
+        );
+        assert_eq!(
+            only(&[ACME], &[]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", ACME: {"appRole": "admin", "level": 2}})
+        );
+        assert_eq!(
+            only(&["userName"], &[]),
+            json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "ada"})
+        );
+        assert_eq!(
+            only(&[], &[&format!("{ACME}:level")]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", "userName": "ada", ACME: {"appRole": "admin"}})
+        );
+        assert_eq!(
+            only(&[], &[ACME]),
+            json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "ada"})
+        );
+
+        // Filters: case-insensitive unless the declaration says case_exact.
+        let u = json!({"schemas": [USER_SCHEMA, ACME], "userName": "ada",
+                       ACME: {"appRole": "Admin", "tags": ["Blue"], "level": 2}});
+        let m = |f: &str| parse_filter(f).unwrap().matches(&u, schema);
+        assert!(m(&format!("{ACME}:appRole eq \"admin\"")));
+        assert!(m(&format!("{}:APPROLE sw \"ad\"", ACME.to_lowercase())));
+        assert!(m(&format!("{ACME}:tags eq \"Blue\"")));
+        assert!(!m(&format!("{ACME}:tags eq \"blue\"")));
+        assert!(m(&format!("{ACME}:level gt 1")));
+        assert!(!m(&format!("{ACME}:level gt 2")));
+        assert!(m(&format!(
+            "{ACME}:appRole pr and not ({ACME}:badge.number pr)"
+        )));
+    }
+
+    #[test]
     fn case_insensitive_map_helpers() {
         let mut m = json!({"userName": "a", "Name": {"x": 1}, "z": 2})
             .as_object()

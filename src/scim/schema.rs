@@ -658,9 +658,103 @@ impl ResourceSchema {
     }
 }
 
+/// Test tables: the User schema with a declared `urn:…:acme:2.0:User` extension holding
+/// `appRole` (string), `level` (integer), `tags` (multi-valued, case-exact) and `badge`
+/// (complex: `number`, case-exact; `issued`, read-only).
+#[cfg(test)]
+pub(crate) fn acme_user_schema() -> &'static ResourceSchema {
+    let attr = |name: &str, ty: AttrType| AttrDecl {
+        name: name.into(),
+        ty,
+        multi: false,
+        case_exact: false,
+        mutability: Mutability::ReadWrite,
+        returned: Returned::Default,
+        uniqueness: Uniqueness::None,
+        description: String::new(),
+        canonical_values: Vec::new(),
+        reference_types: Vec::new(),
+        sub: Vec::new(),
+    };
+    ResourceSchema::with_extensions(
+        ResourceKind::User,
+        &[ExtensionDecl {
+            id: ACME_TEST_URN.into(),
+            name: "AcmeUser".into(),
+            description: String::new(),
+            required: false,
+            attributes: vec![
+                AttrDecl {
+                    canonical_values: vec!["admin".into(), "staff".into()],
+                    description: "Role in Acme.".into(),
+                    ..attr("appRole", AttrType::String)
+                },
+                attr("level", AttrType::Integer),
+                AttrDecl {
+                    multi: true,
+                    case_exact: true,
+                    ..attr("tags", AttrType::String)
+                },
+                AttrDecl {
+                    sub: vec![
+                        AttrDecl {
+                            case_exact: true,
+                            ..attr("number", AttrType::String)
+                        },
+                        AttrDecl {
+                            mutability: Mutability::ReadOnly,
+                            ..attr("issued", AttrType::DateTime)
+                        },
+                    ],
+                    ..attr("badge", AttrType::Complex)
+                },
+            ],
+        }],
+    )
+}
+
+#[cfg(test)]
+pub(crate) const ACME_TEST_URN: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_extensions_join_the_tables_once() {
+        let s = acme_user_schema();
+        assert!(std::ptr::eq(s, acme_user_schema()), "interned");
+        assert_eq!(s.kind, ResourceKind::User);
+        assert!(std::ptr::eq(s.core, &USER));
+        assert_eq!(s.extensions.len(), 2);
+        assert!(std::ptr::eq(s.extensions[0], &ENTERPRISE_USER));
+        let ext = s.extension(&ACME_TEST_URN.to_lowercase()).unwrap();
+        assert_eq!((ext.id, ext.name), (ACME_TEST_URN, "AcmeUser"));
+        let (owner, role) = s.find(Some(ACME_TEST_URN), "approle").unwrap();
+        assert!(std::ptr::eq(owner.unwrap(), ext));
+        assert_eq!(role.name, "appRole");
+        assert_eq!(role.canonical_values, &["admin", "staff"]);
+        assert!(
+            s.find_attr(Some(ACME_TEST_URN), "badge", Some("NUMBER"))
+                .unwrap()
+                .case_exact
+        );
+        // Core lookups are unchanged; the extension's names are not core names.
+        assert!(s.find_attr(None, "userName", None).is_some());
+        assert!(s.find_attr(None, "appRole", None).is_none());
+        assert!(
+            s.find_attr(Some("urn:x:other:User"), "appRole", None)
+                .is_none()
+        );
+        assert!(!s.extension_required(ACME_TEST_URN));
+        // The built-in tables do not know it.
+        assert!(USER_RESOURCE.extension(ACME_TEST_URN).is_none());
+        // No declarations: the built-in tables themselves.
+        assert!(std::ptr::eq(
+            ResourceSchema::with_extensions(ResourceKind::Group, &[]),
+            &GROUP_RESOURCE
+        ));
+    }
 
     #[test]
     fn lookup_is_case_insensitive_and_knows_extensions() {

@@ -1047,9 +1047,10 @@ mod tests {
             &[],
             &USER_RESOURCE,
         );
+        // `schemas` lists only the extensions left in the answer (RFC 7643 §3).
         assert_eq!(
             out,
-            json!({"schemas": [USER_SCHEMA, ENT], "id": "u1", "userName": "ada", "name": {"givenName": "Ada"}})
+            json!({"schemas": [USER_SCHEMA], "id": "u1", "userName": "ada", "name": {"givenName": "Ada"}})
         );
         let out = project(
             stored_user(),
@@ -1095,14 +1096,15 @@ mod tests {
         // Nothing requested from the extension: the empty object is dropped.
         let out = project(stored_user(), &paths(&["userName"]), &[], &USER_RESOURCE);
         assert!(out.get(ENT).is_none());
-        assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT]));
+        // …and so is its URN in `schemas`, which lists only the schemas present.
+        assert_eq!(out["schemas"], json!([USER_SCHEMA]));
         let out = project(
             stored_user(),
             &paths(&["bogus", "name.bogus"]),
             &[],
             &USER_RESOURCE,
         );
-        assert_eq!(out, json!({"schemas": [USER_SCHEMA, ENT], "id": "u1"}));
+        assert_eq!(out, json!({"schemas": [USER_SCHEMA], "id": "u1"}));
     }
 
     #[test]
@@ -1262,7 +1264,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            json!({"schemas": [USER_SCHEMA, ENT], "id": "u1", "meta": {"resourceType": "User"}})
+            json!({"schemas": [USER_SCHEMA], "id": "u1", "meta": {"resourceType": "User"}})
         );
         let out = project(
             stored_user(),

@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_declared_extension_is_a_schema_everywhere() {
-        let m = load(&with_ext(&format!(
+        let text = with_ext(&format!(
             "schema = \"{ACME}\"\nname = \"AcmeUser\"\nrequired = true\n\
              [[users.extension.attribute]]\nname = \"appRole\"\ncase_exact = true\n\
              canonical_values = [\"admin\", \"staff\"]\n\
@@ -374,8 +374,8 @@ mod tests {
              [[users.extension.attribute.sub_attribute]]\nname = \"number\"\n\
              [[users.extension.attribute.sub_attribute]]\nname = \"expires\"\ntype = \"dateTime\"\n\
              mutability = \"readOnly\"\n"
-        )))
-        .unwrap_or_else(|e| panic!("{e}"));
+        ));
+        let m = load(&text).unwrap_or_else(|e| panic!("{e}"));
         let schema = m.users.schema;
         assert_eq!(schema.kind, ResourceKind::User);
         // Built-in extensions stay, the declared one comes after them.
@@ -417,17 +417,7 @@ mod tests {
                    ACME: {"appRole": "admin"}})
         );
         // Loading the same declaration again gives the same tables (nothing more is leaked).
-        let again = load(&with_ext(&format!(
-            "schema = \"{ACME}\"\nname = \"AcmeUser\"\nrequired = true\n\
-             [[users.extension.attribute]]\nname = \"appRole\"\ncase_exact = true\n\
-             canonical_values = [\"admin\", \"staff\"]\n\
-             [[users.extension.attribute]]\nname = \"badge\"\ntype = \"complex\"\n\
-             returned = \"request\"\n\
-             [[users.extension.attribute.sub_attribute]]\nname = \"number\"\n\
-             [[users.extension.attribute.sub_attribute]]\nname = \"expires\"\ntype = \"dateTime\"\n\
-             mutability = \"readOnly\"\n"
-        )))
-        .unwrap_or_else(|e| panic!("{e}"));
+        let again = load(&text).unwrap_or_else(|e| panic!("{e}"));
         assert!(std::ptr::eq(schema, again.users.schema));
     }
 
@@ -627,6 +617,37 @@ mod tests {
         ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.users.advertised().len(), 2);
+    }
+
+    /// The example in mappings/README.md's "Extension schemas" reference loads, and means what
+    /// the text says.
+    #[test]
+    fn the_reference_example_loads() {
+        let readme = include_str!("../../mappings/README.md");
+        let section = &readme[readme.find("### Extension schemas").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let m = load(&format!("{BASE}\n{example}")).unwrap_or_else(|e| panic!("{e}"));
+        let s = m.users.schema;
+        let badge = s.find_attr(Some(ACME), "badge", None).unwrap();
+        assert_eq!(badge.ty, AttrType::Complex);
+        assert!(
+            s.find_attr(Some(ACME), "badge", Some("number"))
+                .unwrap()
+                .case_exact
+        );
+        assert_eq!(
+            s.find_attr(Some(ACME), "badge", Some("expires"))
+                .unwrap()
+                .ty,
+            AttrType::DateTime
+        );
+        assert!(!s.extension_required(ACME));
+        assert!(m.users.rules.knows(&crate::scim::filter::AttrPath {
+            urn: Some(ACME.into()),
+            name: "appRole".into(),
+            sub: None,
+        }));
     }
 
     #[test]

@@ -71,13 +71,13 @@ impl Provisioner {
         cache: IdCache,
         users: Option<Arc<Provisioner>>,
     ) -> Option<Provisioner> {
-        shared.mapping.resource(kind)?;
+        let schema = shared.mapping.resource(kind)?.schema;
         if kind == ResourceKind::Group && users.is_none() {
             return None;
         }
         Some(Provisioner {
             kind,
-            schema: ResourceSchema::for_kind(kind),
+            schema,
             mapping: shared.mapping.clone(),
             client: shared.client.clone(),
             store: shared.store.clone(),

@@ -134,6 +134,7 @@ fn discovery_for(config: &Config, mapping: &Mapping) -> Discovery {
     }
     let mut advertised = vec![Advertised {
         kind: ResourceKind::User,
+        schema: mapping.users.schema,
         attributes: user_attributes,
         required: mapping.users.required(),
     }];
@@ -144,6 +145,7 @@ fn discovery_for(config: &Config, mapping: &Mapping) -> Discovery {
         }
         advertised.push(Advertised {
             kind: ResourceKind::Group,
+            schema: groups.schema,
             attributes,
             required: groups.required(),
         });

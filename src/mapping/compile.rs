@@ -185,6 +185,10 @@ pub fn check_mapping_str(
                 .into(),
         );
     }
+    if let Some(g) = &file.groups {
+        let shared = super::extensions::shared(&file.users.extensions, &g.extensions);
+        c.keyed(shared);
+    }
     let ok = c.errors() == 0;
     let problems = c
         .problems
@@ -243,6 +247,16 @@ const MEMBER_VARS: &[&str] = &["id", "member"];
 impl Checker {
     fn problem(&mut self, key: &str, message: String) {
         self.push(Severity::Error, key, message);
+    }
+
+    /// Problems given as `key: message` text (custom extension checks).
+    fn keyed(&mut self, problems: Vec<String>) {
+        for p in problems {
+            match p.split_once(": ") {
+                Some((key, message)) => self.problem(key, message.to_string()),
+                None => self.problem("", p),
+            }
+        }
     }
 
     fn warning(&mut self, key: &str, message: String) {
@@ -410,14 +424,19 @@ impl Checker {
             .as_ref()
             .and_then(|e| self.endpoint(&format!("{section}.reactivate"), e, "POST", ID_VARS));
 
+        let mut found = Vec::new();
+        let declared = super::extensions::check(section, &raw.extensions, &mut found);
+        self.keyed(found);
+        let schema = ResourceSchema::with_extensions(kind, &declared);
+
         let mut pushdowns = Vec::new();
         for (i, f) in raw.filters.iter().enumerate() {
-            if let Some(p) = self.pushdown(&format!("{section}.filter[{}]", i + 1), kind, f) {
+            if let Some(p) = self.pushdown(&format!("{section}.filter[{}]", i + 1), schema, f) {
                 pushdowns.push(p);
             }
         }
 
-        let rules = match Rules::compile(kind, &raw.attributes) {
+        let rules = match Rules::compile_in(schema, &raw.attributes) {
             Ok(r) => Some(r),
             Err(problems) => {
                 for p in problems {
@@ -491,7 +510,7 @@ impl Checker {
             let key = format!("{section}.script_attributes[{}]", i + 1);
             match crate::scim::filter::parse_attr_path(text) {
                 Ok(path)
-                    if crate::scim::schema::ResourceSchema::for_kind(kind)
+                    if schema
                         .find_attr(path.urn.as_deref(), &path.name, path.sub.as_deref())
                         .is_some() =>
                 {
@@ -501,7 +520,17 @@ impl Checker {
                 Err(e) => self.problem(&key, e.to_string()),
             }
         }
+        let rules = rules?;
+        let mut used = rules.advertised();
+        used.extend(script_attributes.iter().cloned());
+        let unused = super::extensions::unused(section, schema, &declared, &used);
+        // After a bad `script_attributes` entry, "unused" could be a consequence: say nothing.
+        if self.errors() == before && !unused.is_empty() {
+            self.keyed(unused);
+            return None;
+        }
         Some(ResourceMapping {
+            schema,
             script_attributes,
             kind,
             ids: raw.ids,
@@ -518,7 +547,7 @@ impl Checker {
             deactivate,
             reactivate,
             pushdowns,
-            rules: rules?,
+            rules,
             hooks,
             member_display: raw.members.as_ref().is_some_and(|m| m.display),
             members,
@@ -1098,11 +1127,10 @@ impl Checker {
     fn pushdown(
         &mut self,
         key: &str,
-        kind: ResourceKind,
+        schema: &ResourceSchema,
         raw: &model::FilterPushdown,
     ) -> Option<Pushdown> {
         let before = self.errors();
-        let schema = ResourceSchema::for_kind(kind);
         let mut attribute = None;
         let mut value_path = None;
         match parse_path(&raw.attribute) {

@@ -5,6 +5,7 @@
 //! - [`compile`]: checks everything, reports every problem at once, builds [`Mapping`];
 //! - [`shape`]: reads the TOML part by part so that every shape error is reported;
 //! - [`diagnostics`]: problems located as `file:line:column: key: message`;
+//! - [`extensions`]: custom extension schemas declared per resource type;
 //! - [`template`]: path and query templates with percent-encoding of every substituted value;
 //! - [`json_path`]: dotted paths into application JSON;
 //! - [`errors`]: error answers told apart by their body (`[[….errors]]`);
@@ -14,6 +15,7 @@
 pub mod compile;
 pub mod diagnostics;
 pub mod errors;
+pub mod extensions;
 pub mod json_path;
 pub mod model;
 pub mod rules;
@@ -23,6 +25,7 @@ pub mod template;
 
 use crate::scim::ResourceKind;
 use crate::scim::filter::{AttrPath, CompareOp};
+use crate::scim::schema::ResourceSchema;
 use crate::secret::Secret;
 pub use compile::{Checked, LoadError, check_mapping_str, load_mapping, load_mapping_str};
 pub use diagnostics::{Problem, Severity};
@@ -78,6 +81,8 @@ pub struct AppSettings {
 #[derive(Debug)]
 pub struct ResourceMapping {
     pub kind: ResourceKind,
+    /// The resource type's schemas: built-in plus the extensions the mapping declares.
+    pub schema: &'static ResourceSchema,
     pub ids: IdMode,
     pub id_field: JsonPath,
     pub on_duplicate: OnDuplicate,

@@ -180,6 +180,9 @@ pub struct ResourceSection {
     /// Groups only: where the application keeps membership.
     #[serde(default)]
     pub members: Option<MembersSection>,
+    /// Custom extension schemas (`[[users.extension]]`), beyond the built-in ones.
+    #[serde(default, rename = "extension")]
+    pub extensions: Vec<ExtensionSchema>,
 }
 
 /// How the application stores group membership.
@@ -493,6 +496,100 @@ pub enum AppType {
     Number,
     /// JSON `true` / `false`.
     Boolean,
+}
+
+/// A custom extension schema a client may send (`[[users.extension]]`): e.g. Okta's or Entra's
+/// `urn:ietf:params:scim:schemas:extension:acme:2.0:User`. Its attributes become SCIM attributes
+/// like the enterprise extension's: rules, filters, PATCH paths, `/Schemas`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionSchema {
+    /// The schema URN (`urn:ietf:params:scim:schemas:extension:acme:2.0:User`).
+    pub schema: String,
+    /// Human-readable name in `/Schemas` (optional there too).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `schemaExtensions[].required` in `/ResourceTypes`.
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, rename = "attribute")]
+    pub attributes: Vec<ExtensionAttribute>,
+}
+
+/// One attribute of a custom extension schema (RFC 7643 §7 characteristics).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionAttribute {
+    pub name: String,
+    /// Default `string`.
+    #[serde(default, rename = "type")]
+    pub ty: ExtensionAttrType,
+    #[serde(default)]
+    pub multi_valued: bool,
+    #[serde(default)]
+    pub case_exact: bool,
+    #[serde(default)]
+    pub mutability: ExtensionMutability,
+    #[serde(default)]
+    pub returned: ExtensionReturned,
+    #[serde(default)]
+    pub uniqueness: ExtensionUniqueness,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Suggested values (`string` attributes).
+    #[serde(default)]
+    pub canonical_values: Vec<String>,
+    /// What a `reference` points to: `external`, `uri`, `User`, `Group`.
+    #[serde(default)]
+    pub reference_types: Vec<String>,
+    /// The sub-attributes of a `complex` attribute (`[[users.extension.attribute.sub_attribute]]`).
+    #[serde(default, rename = "sub_attribute")]
+    pub sub_attributes: Vec<ExtensionAttribute>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExtensionAttrType {
+    #[default]
+    String,
+    Boolean,
+    Integer,
+    Decimal,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExtensionMutability {
+    #[default]
+    ReadWrite,
+    ReadOnly,
+    Immutable,
+    WriteOnly,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExtensionReturned {
+    #[default]
+    Default,
+    Always,
+    Never,
+    Request,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ExtensionUniqueness {
+    #[default]
+    None,
+    Server,
+    Global,
 }
 
 #[cfg(test)]

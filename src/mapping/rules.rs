@@ -77,6 +77,8 @@ struct Select {
 pub struct Rules {
     pub kind: ResourceKind,
     pub rules: Vec<Rule>,
+    /// The schemas the rules were resolved against (with the mapping's declared extensions).
+    schema: &'static ResourceSchema,
 }
 
 impl Rules {
@@ -84,7 +86,15 @@ impl Rules {
     /// Rules are numbered from 1 in file order: `users.attribute[3].scim: …` is the third
     /// `[[users.attribute]]` table.
     pub fn compile(kind: ResourceKind, raw: &[AttributeRule]) -> Result<Rules, Vec<String>> {
-        let schema = ResourceSchema::for_kind(kind);
+        Self::compile_in(ResourceSchema::for_kind(kind), raw)
+    }
+
+    /// [`Rules::compile`] against `schema` (a resource type's schemas with declared extensions).
+    pub fn compile_in(
+        schema: &'static ResourceSchema,
+        raw: &[AttributeRule],
+    ) -> Result<Rules, Vec<String>> {
+        let kind = schema.kind;
         let section = match kind {
             ResourceKind::User => "users",
             ResourceKind::Group => "groups",
@@ -116,14 +126,18 @@ impl Rules {
             }
         }
         if problems.is_empty() {
-            Ok(Rules { kind, rules })
+            Ok(Rules {
+                kind,
+                rules,
+                schema,
+            })
         } else {
             Err(problems)
         }
     }
 
     fn schema(&self) -> &'static ResourceSchema {
-        ResourceSchema::for_kind(self.kind)
+        self.schema
     }
 
     /// Writes every writable rule's value from `scim` into `app` (`{}` for a create, the current

@@ -17,6 +17,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone)]
 pub struct Advertised {
     pub kind: ResourceKind,
+    /// The resource type's schemas, with the extensions the mapping declares.
+    pub schema: &'static ResourceSchema,
     /// Attributes the mapping stores (in the app or the sidecar's store): `userName`,
     /// `name.givenName`, `emails.value`, `urn:…:enterprise:2.0:User:department`, …
     pub attributes: Vec<AttrPath>,
@@ -122,7 +124,9 @@ fn attribute_doc(def: &AttrDef, subs: &[Value]) -> Value {
     doc.insert("name".into(), json!(def.name));
     doc.insert("type".into(), json!(def.ty.as_str()));
     doc.insert("multiValued".into(), json!(def.multi));
-    doc.insert("description".into(), json!(def.description));
+    if !def.description.is_empty() {
+        doc.insert("description".into(), json!(def.description));
+    }
     doc.insert("required".into(), json!(def.required));
     doc.insert("caseExact".into(), json!(def.case_exact));
     doc.insert("mutability".into(), json!(def.mutability.as_str()));
@@ -163,18 +167,17 @@ impl Discovery {
         let base = base_url.trim_end_matches('/');
 
         // Merge entries per kind, keeping the order in which kinds first appear.
-        let mut kinds: Vec<(ResourceKind, Vec<&AttrPath>)> = Vec::new();
+        let mut kinds: Vec<(ResourceKind, &'static ResourceSchema, Vec<&AttrPath>)> = Vec::new();
         for adv in resources {
-            match kinds.iter_mut().find(|(k, _)| *k == adv.kind) {
-                Some((_, attrs)) => attrs.extend(adv.attributes.iter()),
-                None => kinds.push((adv.kind, adv.attributes.iter().collect())),
+            match kinds.iter_mut().find(|(k, _, _)| *k == adv.kind) {
+                Some((_, _, attrs)) => attrs.extend(adv.attributes.iter()),
+                None => kinds.push((adv.kind, adv.schema, adv.attributes.iter().collect())),
             }
         }
 
         let mut resource_type_docs = Vec::new();
         let mut selections: Vec<Selection> = Vec::new();
-        for (kind, attrs) in &kinds {
-            let rs = ResourceSchema::for_kind(*kind);
+        for (kind, rs, attrs) in &kinds {
             let mut core = Selection::new(rs.core);
             let mut exts: Vec<Selection> =
                 rs.extensions.iter().map(|e| Selection::new(e)).collect();
@@ -196,7 +199,7 @@ impl Discovery {
             let name = kind.name();
             let extensions: Vec<Value> = exts
                 .iter()
-                .map(|s| json!({ "schema": s.schema.id, "required": false }))
+                .map(|s| json!({ "schema": s.schema.id, "required": rs.extension_required(s.schema.id) }))
                 .collect();
             resource_type_docs.push(json!({
                 "schemas": [RESOURCE_TYPE_SCHEMA],
@@ -237,14 +240,23 @@ impl Discovery {
                         doc["required"] = Value::Bool(true);
                     }
                 }
-                json!({
+                let mut doc = json!({
                     "schemas": [SCHEMA_SCHEMA],
                     "id": sel.schema.id,
                     "name": sel.schema.name,
                     "description": sel.schema.description,
                     "attributes": attributes,
                     "meta": meta("Schema", format!("{base}/Schemas/{}", sel.schema.id)),
-                })
+                });
+                // Both are optional (RFC 7643 §7); a declared extension may leave them out.
+                if let Some(obj) = doc.as_object_mut() {
+                    for key in ["name", "description"] {
+                        if obj.get(key).and_then(Value::as_str) == Some("") {
+                            obj.shift_remove(key);
+                        }
+                    }
+                }
+                doc
             })
             .collect();
 
@@ -343,11 +355,13 @@ mod tests {
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::User,
+                    schema: ResourceSchema::for_kind(ResourceKind::User),
                     attributes: user_attrs(),
                 },
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "displayName", None), p(None, "members", None)],
                 },
             ],
@@ -451,6 +465,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "userName", None)],
             }],
             "http://x",
@@ -560,12 +575,120 @@ mod tests {
     }
 
     #[test]
+    fn declared_extensions_are_documented_and_listed() {
+        use crate::scim::schema::{
+            ACME_TEST_URN, AttrDecl, ExtensionDecl, Mutability, Returned, Uniqueness,
+            acme_user_schema,
+        };
+        let group_ext = "urn:example:groups:1.0:Group";
+        let groups = ResourceSchema::with_extensions(
+            ResourceKind::Group,
+            &[ExtensionDecl {
+                id: group_ext.into(),
+                name: String::new(),
+                description: "Acme group data".into(),
+                required: true,
+                attributes: vec![AttrDecl {
+                    name: "costCenter".into(),
+                    ty: AttrType::String,
+                    multi: false,
+                    case_exact: true,
+                    mutability: Mutability::Immutable,
+                    returned: Returned::Always,
+                    uniqueness: Uniqueness::Server,
+                    description: String::new(),
+                    canonical_values: vec![],
+                    reference_types: vec![],
+                    sub: vec![],
+                }],
+            }],
+        );
+        let d = Discovery::build(
+            &features(),
+            &[
+                Advertised {
+                    kind: ResourceKind::User,
+                    schema: acme_user_schema(),
+                    attributes: vec![
+                        p(None, "userName", None),
+                        p(Some(ACME_TEST_URN), "appRole", None),
+                        p(Some(ACME_TEST_URN), "badge", Some("number")),
+                    ],
+                    required: vec![p(Some(ACME_TEST_URN), "appRole", None)],
+                },
+                Advertised {
+                    kind: ResourceKind::Group,
+                    schema: groups,
+                    attributes: vec![
+                        p(None, "displayName", None),
+                        p(Some(group_ext), "costCenter", None),
+                    ],
+                    required: vec![],
+                },
+            ],
+            "http://h/scim/v2",
+        );
+        // Only the used extensions are listed; required as declared.
+        assert_eq!(
+            d.resource_type("User").unwrap()["schemaExtensions"],
+            json!([{"schema": ACME_TEST_URN, "required": false}])
+        );
+        assert_eq!(
+            d.resource_type("group").unwrap()["schemaExtensions"],
+            json!([{"schema": group_ext, "required": true}])
+        );
+        let ids: Vec<&str> = d.schemas["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![USER_SCHEMA, ACME_TEST_URN, GROUP_SCHEMA, group_ext]
+        );
+        assert!(d.schema(ENTERPRISE_USER_SCHEMA).is_none());
+        assert_eq!(
+            d.schema(&ACME_TEST_URN.to_uppercase()).unwrap(),
+            &json!({
+                "schemas": [SCHEMA_SCHEMA],
+                "id": ACME_TEST_URN,
+                "name": "AcmeUser",
+                "attributes": [
+                    {"name": "appRole", "type": "string", "multiValued": false,
+                     "description": "Role in Acme.", "required": true, "caseExact": false,
+                     "mutability": "readWrite", "returned": "default", "uniqueness": "none",
+                     "canonicalValues": ["admin", "staff"]},
+                    {"name": "badge", "type": "complex", "multiValued": false, "required": false,
+                     "caseExact": false, "mutability": "readWrite", "returned": "default",
+                     "uniqueness": "none", "subAttributes": [
+                        {"name": "number", "type": "string", "multiValued": false,
+                         "required": false, "caseExact": true, "mutability": "readWrite",
+                         "returned": "default", "uniqueness": "none"}
+                     ]}
+                ],
+                "meta": {"resourceType": "Schema",
+                         "location": format!("http://h/scim/v2/Schemas/{ACME_TEST_URN}")}
+            })
+        );
+        // No name declared: none in the document (RFC 7643 §7 makes it optional).
+        let g = d.schema(group_ext).unwrap();
+        assert!(g.get("name").is_none());
+        assert_eq!(g["description"], "Acme group data");
+        assert_eq!(g["attributes"][0]["caseExact"], true);
+        assert_eq!(g["attributes"][0]["mutability"], "immutable");
+        assert_eq!(g["attributes"][0]["returned"], "always");
+        assert_eq!(g["attributes"][0]["uniqueness"], "server");
+    }
+
+    #[test]
     fn reference_without_types_is_external() {
         let d = Discovery::build(
             &features(),
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "photos", Some("value"))],
             }],
             "http://x",
@@ -585,6 +708,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![
                     p(Some(ENTERPRISE_USER_SCHEMA), "manager", Some("value")),
                     p(Some(USER_SCHEMA), "emails", Some("value")),
@@ -612,6 +736,7 @@ mod tests {
             &[Advertised {
                 required: vec![],
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![p(None, "groups", None), p(None, "password", None)],
             }],
             "http://x",
@@ -631,11 +756,13 @@ mod tests {
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "displayName", None)],
                 },
                 Advertised {
                     required: vec![],
                     kind: ResourceKind::Group,
+                    schema: ResourceSchema::for_kind(ResourceKind::Group),
                     attributes: vec![p(None, "members", None)],
                 },
             ],
@@ -667,6 +794,7 @@ mod tests {
             },
             &[Advertised {
                 kind: ResourceKind::User,
+                schema: ResourceSchema::for_kind(ResourceKind::User),
                 attributes: vec![
                     crate::scim::filter::parse_attr_path("active").unwrap(),
                     crate::scim::filter::parse_attr_path("locale").unwrap(),

@@ -1,6 +1,7 @@
 //! Pure SCIM 2.0 protocol code (RFC 7643/7644): no I/O, no HTTP, no mapping knowledge.
 //!
-//! - [`schema`]: attribute definitions of the core User, enterprise User and Group schemas;
+//! - [`schema`]: attribute definitions of the core User, enterprise User and Group schemas, and
+//!   of the extension schemas a mapping declares;
 //! - [`resource`]: case-insensitive, schema-aware access to resource JSON, normalisation of what
 //!   clients send, and `attributes` / `excludedAttributes` projection;
 //! - [`filter`]: the filter and attribute-path grammar, with in-memory evaluation;

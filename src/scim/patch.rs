@@ -10,8 +10,9 @@
 use crate::error::{ClientError, Error, Result};
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use crate::scim::resource::{coerce, get_ci};
-use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceSchema, SchemaDef};
-use crate::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use crate::scim::schema::{
+    AttrDef, AttrType, BUILT_IN_SCHEMAS, Mutability, ResourceSchema, SchemaDef,
+};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,10 @@ pub struct PatchRequest {
     pub operations: Vec<PatchOp>,
 }
 
-/// Schema URNs a path may name on their own (the whole extension object).
-const SCHEMA_URNS: [&str; 3] = [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA];
+/// Schema URNs recognised as a whole-schema path while parsing (before the resource type is
+/// known). Declared extensions are recognised when the operation is applied, see
+/// [`whole_extension`].
+const SCHEMA_URNS: [&str; 3] = BUILT_IN_SCHEMAS;
 
 /// Parses a PatchOp request body. Errors: `invalidSyntax` (not an object, `Operations` missing or
 /// not an array, unknown `op`), `invalidPath` (bad `path`), `invalidValue` (`value` missing where
@@ -230,6 +233,9 @@ fn apply_op(root: &mut Map<String, Value>, op: &PatchOp, schema: &ResourceSchema
     if path.attr.name.is_empty() {
         return apply_whole_schema(root, op, path, schema);
     }
+    if let Some(ext) = whole_extension(path, schema) {
+        return apply_whole_schema(root, op, &whole_schema_path(ext.id), schema);
+    }
     let sub_name = match (&path.attr.sub, &path.sub) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid_path("a path has at most one sub-attribute"));
@@ -245,6 +251,15 @@ fn apply_op(root: &mut Map<String, Value>, op: &PatchOp, schema: &ResourceSchema
         path.value_filter.as_ref(),
         op.value.clone(),
     )
+}
+
+/// A declared extension's bare URN as a path: it parses as `urn:…:2.0` + attribute `User`.
+fn whole_extension(path: &PatchPath, schema: &ResourceSchema) -> Option<&'static SchemaDef> {
+    let urn = path.attr.urn.as_deref()?;
+    if path.attr.sub.is_some() || path.sub.is_some() || path.value_filter.is_some() {
+        return None;
+    }
+    schema.extension(&format!("{urn}:{}", path.attr.name))
 }
 
 /// A path that is a whole schema URN: the value is an object of that schema's attributes;
@@ -308,7 +323,12 @@ fn apply_pathless(
         {
             continue;
         }
-        if let Some(urn) = SCHEMA_URNS.iter().find(|u| u.eq_ignore_ascii_case(key_t)) {
+        let urn = SCHEMA_URNS
+            .iter()
+            .copied()
+            .chain(schema.extensions.iter().map(|e| e.id))
+            .find(|u| u.eq_ignore_ascii_case(key_t));
+        if let Some(urn) = urn {
             let inner = if !matches!(scope, Scope::Any) {
                 None
             } else if schema.is_core(urn) {
@@ -1120,7 +1140,9 @@ fn fix_schemas(root: &mut Map<String, Value>, schema: &ResourceSchema) {
 mod tests {
     use super::*;
     use crate::error::ScimType;
-    use crate::scim::{PATCH_OP_SCHEMA, ResourceKind};
+    use crate::scim::{
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, PATCH_OP_SCHEMA, ResourceKind, USER_SCHEMA,
+    };
     use serde_json::json;
 
     const ENT: &str = ENTERPRISE_USER_SCHEMA;
@@ -1153,6 +1175,88 @@ mod tests {
     fn run(res: &mut Value, kind: ResourceKind, ops: Value) -> Result<()> {
         let p = parse_patch(&body(ops))?;
         apply_patch(res, &p, ResourceSchema::for_kind(kind))
+    }
+
+    /// Applies `ops` to [`user`] with the declared `urn:…:acme:2.0:User` extension.
+    fn patch_acme(ops: Value) -> Result<Value> {
+        let mut u = user();
+        let p = parse_patch(&body(ops))?;
+        apply_patch(&mut u, &p, crate::scim::schema::acme_user_schema())?;
+        Ok(u)
+    }
+
+    #[test]
+    fn declared_extensions_patch_like_built_in_ones() {
+        use crate::scim::schema::ACME_TEST_URN as ACME;
+        // Replace by attribute path (Okta), any case.
+        let u = patch_acme(
+            json!([{"op": "Replace", "path": format!("{ACME}:appRole"), "value": "admin"}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin"}));
+        assert_eq!(u["schemas"], json!([USER_SCHEMA, ACME]));
+        let u = patch_acme(json!([{"op": "add", "path": format!("{}:APPROLE", ACME.to_lowercase()), "value": "staff"}]))
+            .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "staff"}));
+        // A path-less value keyed by the URN (Entra), and the URN-qualified flat key.
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {ACME: {"appRole": "admin", "level": "3"}}}]),
+        );
+        assert_eq!(
+            u.unwrap_err().detail(),
+            format!("operation 1: `{ACME}:level` must be an integer")
+        );
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {ACME: {"appRole": "admin", "level": 3}}}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin", "level": 3}));
+        let u = patch_acme(
+            json!([{"op": "replace", "value": {format!("{ACME}:badge.number"): "B-1"}}]),
+        )
+        .unwrap();
+        assert_eq!(u[ACME], json!({"badge": {"number": "B-1"}}));
+        // The whole extension by its bare URN: replace its object, then remove it.
+        let u = patch_acme(json!([
+            {"op": "add", "path": ACME, "value": {"appRole": "admin", "tags": ["a"]}},
+            {"op": "replace", "path": ACME, "value": {"tags": ["b"]}}
+        ]))
+        .unwrap();
+        assert_eq!(u[ACME], json!({"appRole": "admin", "tags": ["b"]}));
+        let u = patch_acme(json!([
+            {"op": "add", "path": ACME, "value": {"appRole": "admin"}},
+            {"op": "remove", "path": ACME}
+        ]))
+        .unwrap();
+        assert!(u.get(ACME).is_none());
+        assert_eq!(u["schemas"], json!([USER_SCHEMA]));
+        // Unknown attributes inside the extension are refused, as unknown core ones are.
+        let e = patch_acme(
+            json!([{"op": "replace", "path": format!("{ACME}:costCenterCode"), "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(
+            e.detail(),
+            format!("operation 1: unknown attribute `{ACME}:costCenterCode` for User resources")
+        );
+        let e = patch_acme(json!([{"op": "replace", "value": {ACME: {"costCenterCode": "x"}}}]))
+            .unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidPath));
+        // Without the declaration, the same URN is not a schema of User resources.
+        let mut u = user();
+        let e = run(
+            &mut u,
+            ResourceKind::User,
+            json!([{"op": "replace", "path": format!("{ACME}:appRole"), "value": "x"}]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.detail(),
+            format!(
+                "operation 1: unknown attribute `{ACME}:appRole`: `{ACME}` is not a schema of User resources"
+            )
+        );
     }
 
     fn patch_user(ops: Value) -> Value {

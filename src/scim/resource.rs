@@ -438,7 +438,27 @@ pub fn project(
     };
     strip_never(&mut obj, schema);
     obj.retain(|k, v| schema.extension(k).is_none() || !is_void(v));
+    list_schemas(&mut obj, schema);
     Value::Object(obj)
+}
+
+/// Sets `schemas` to the core URN plus the extensions present, so an extension emptied by the
+/// projection (or added by a hook) is listed exactly when its object is there.
+fn list_schemas(obj: &mut Map<String, Value>, schema: &ResourceSchema) {
+    if get_ci(obj, "schemas").is_none() {
+        return;
+    }
+    let mut list = vec![Value::String(schema.core.id.to_string())];
+    list.extend(
+        schema
+            .extensions
+            .iter()
+            .filter(|e| obj.keys().any(|k| k.eq_ignore_ascii_case(e.id)))
+            .map(|e| Value::String(e.id.to_string())),
+    );
+    if let Some(slot) = get_ci_mut(obj, "schemas") {
+        *slot = Value::Array(list);
+    }
 }
 
 /// Whether the requests in `targets` for attribute `key` of extension `ext` (or the core) keep
@@ -663,6 +683,82 @@ mod tests {
     fn norm_err(v: Value) -> (Option<ScimType>, String) {
         let e = normalize_input(v, &USER_RESOURCE).unwrap_err();
         (e.class().scim_type, e.detail())
+    }
+
+    #[test]
+    fn declared_extensions_normalize_project_and_filter() {
+        use crate::scim::filter::parse_filter;
+        use crate::scim::schema::{ACME_TEST_URN as ACME, acme_user_schema};
+        let schema = acme_user_schema();
+        // Okta's shape: the URN key, an undeclared attribute (ignored, as unknown core ones
+        // are), URN spelled in another case; a flattened key works too.
+        let r = normalize_input(
+            json!({
+                "schemas": [USER_SCHEMA, ACME],
+                "userName": "ada",
+                ACME.to_lowercase(): {"APPROLE": "admin", "costCenterCode": "CC-12"},
+                format!("{ACME}:badge.number"): "B-7",
+                "urn:example:unknown:1.0:User": {"x": 1}
+            }),
+            schema,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            json!({"schemas": [USER_SCHEMA, ACME], "userName": "ada",
+                   ACME: {"appRole": "admin", "badge": {"number": "B-7"}}})
+        );
+        // Without the declaration the extension is dropped (the old behaviour).
+        let plain = normalize_input(
+            json!({"userName": "ada", ACME: {"appRole": "admin"}}),
+            &USER_RESOURCE,
+        )
+        .unwrap();
+        assert_eq!(plain, json!({"schemas": [USER_SCHEMA], "userName": "ada"}));
+        // Types are checked as for core attributes.
+        let e =
+            normalize_input(json!({"userName": "a", ACME: {"level": "x"}}), schema).unwrap_err();
+        assert_eq!(e.class().scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(e.detail(), format!("`{ACME}:level` must be an integer"));
+
+        // Projection: by attribute, by whole URN, excluded; `schemas` follows what is left.
+        let stored = json!({"schemas": [USER_SCHEMA, ACME], "id": "1", "userName": "ada",
+                            ACME: {"appRole": "admin", "level": 2}});
+        let only = |a: &[&str], x: &[&str]| project(stored.clone(), &paths(a), &paths(x), schema);
+        assert_eq!(
+            only(&[&format!("{ACME}:appRole")], &[]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", ACME: {"appRole": "admin"}})
+        );
+        assert_eq!(
+            only(&[ACME], &[]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", ACME: {"appRole": "admin", "level": 2}})
+        );
+        assert_eq!(
+            only(&["userName"], &[]),
+            json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "ada"})
+        );
+        assert_eq!(
+            only(&[], &[&format!("{ACME}:level")]),
+            json!({"schemas": [USER_SCHEMA, ACME], "id": "1", "userName": "ada", ACME: {"appRole": "admin"}})
+        );
+        assert_eq!(
+            only(&[], &[ACME]),
+            json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "ada"})
+        );
+
+        // Filters: case-insensitive unless the declaration says case_exact.
+        let u = json!({"schemas": [USER_SCHEMA, ACME], "userName": "ada",
+                       ACME: {"appRole": "Admin", "tags": ["Blue"], "level": 2}});
+        let m = |f: &str| parse_filter(f).unwrap().matches(&u, schema);
+        assert!(m(&format!("{ACME}:appRole eq \"admin\"")));
+        assert!(m(&format!("{}:APPROLE sw \"ad\"", ACME.to_lowercase())));
+        assert!(m(&format!("{ACME}:tags eq \"Blue\"")));
+        assert!(!m(&format!("{ACME}:tags eq \"blue\"")));
+        assert!(m(&format!("{ACME}:level gt 1")));
+        assert!(!m(&format!("{ACME}:level gt 2")));
+        assert!(m(&format!(
+            "{ACME}:appRole pr and not ({ACME}:badge.number pr)"
+        )));
     }
 
     #[test]
@@ -951,9 +1047,10 @@ mod tests {
             &[],
             &USER_RESOURCE,
         );
+        // `schemas` lists only the extensions left in the answer (RFC 7643 §3).
         assert_eq!(
             out,
-            json!({"schemas": [USER_SCHEMA, ENT], "id": "u1", "userName": "ada", "name": {"givenName": "Ada"}})
+            json!({"schemas": [USER_SCHEMA], "id": "u1", "userName": "ada", "name": {"givenName": "Ada"}})
         );
         let out = project(
             stored_user(),
@@ -999,14 +1096,15 @@ mod tests {
         // Nothing requested from the extension: the empty object is dropped.
         let out = project(stored_user(), &paths(&["userName"]), &[], &USER_RESOURCE);
         assert!(out.get(ENT).is_none());
-        assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT]));
+        // …and so is its URN in `schemas`, which lists only the schemas present.
+        assert_eq!(out["schemas"], json!([USER_SCHEMA]));
         let out = project(
             stored_user(),
             &paths(&["bogus", "name.bogus"]),
             &[],
             &USER_RESOURCE,
         );
-        assert_eq!(out, json!({"schemas": [USER_SCHEMA, ENT], "id": "u1"}));
+        assert_eq!(out, json!({"schemas": [USER_SCHEMA], "id": "u1"}));
     }
 
     #[test]
@@ -1166,7 +1264,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            json!({"schemas": [USER_SCHEMA, ENT], "id": "u1", "meta": {"resourceType": "User"}})
+            json!({"schemas": [USER_SCHEMA], "id": "u1", "meta": {"resourceType": "User"}})
         );
         let out = project(
             stored_user(),

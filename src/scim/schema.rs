@@ -4,6 +4,10 @@
 //! These static tables drive case-insensitive lookup, `caseExact` comparison in filters,
 //! mutability checks in PATCH, `returned` rules in projection, and the `/Schemas` documents
 //! (which advertise only the attributes the loaded mapping stores).
+//!
+//! Extension schemas declared by a mapping file ([`ExtensionDecl`]) join the same tables: see
+//! [`ResourceSchema::with_extensions`], which turns them into `'static` definitions once per
+//! distinct declaration, so every lookup treats them exactly like the enterprise extension.
 
 use super::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
 
@@ -166,7 +170,8 @@ impl AttrDef {
     }
 }
 
-/// A schema: its URN, name and top-level attributes.
+/// A schema: its URN, name (may be empty: RFC 7643 §7 makes it optional) and top-level
+/// attributes.
 #[derive(Debug)]
 pub struct SchemaDef {
     pub id: &'static str,
@@ -451,26 +456,153 @@ pub struct ResourceSchema {
     pub kind: ResourceKind,
     pub core: &'static SchemaDef,
     pub extensions: &'static [&'static SchemaDef],
+    /// URNs of the extensions a resource must carry (`schemaExtensions[].required`).
+    pub required_extensions: &'static [&'static str],
 }
 
 pub static USER_RESOURCE: ResourceSchema = ResourceSchema {
     kind: ResourceKind::User,
     core: &USER,
     extensions: &[&ENTERPRISE_USER],
+    required_extensions: &[],
 };
 
 pub static GROUP_RESOURCE: ResourceSchema = ResourceSchema {
     kind: ResourceKind::Group,
     core: &GROUP,
     extensions: &[],
+    required_extensions: &[],
 };
 
+/// Every schema URN the sidecar itself defines for resources: a declared extension may not reuse
+/// one (nor sit under one, as `urn:…:enterprise:2.0:User:x` would read as an attribute path).
+pub const BUILT_IN_SCHEMAS: [&str; 3] = [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA];
+
+/// An extension schema declared by a mapping file, in owned form (see
+/// [`ResourceSchema::with_extensions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionDecl {
+    pub id: String,
+    /// Empty: no `name` in the Schema document.
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub attributes: Vec<AttrDecl>,
+}
+
+/// One declared attribute (or sub-attribute) of an [`ExtensionDecl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrDecl {
+    pub name: String,
+    pub ty: AttrType,
+    pub multi: bool,
+    pub case_exact: bool,
+    pub mutability: Mutability,
+    pub returned: Returned,
+    pub uniqueness: Uniqueness,
+    pub description: String,
+    pub canonical_values: Vec<String>,
+    pub reference_types: Vec<String>,
+    pub sub: Vec<AttrDecl>,
+}
+
+impl AttrDecl {
+    /// A `'static` definition. Leaks: callers go through the interning in
+    /// [`ResourceSchema::with_extensions`].
+    fn leak(&self) -> AttrDef {
+        let strs = |v: &[String]| -> &'static [&'static str] {
+            v.iter()
+                .map(|s| &*s.clone().leak())
+                .collect::<Vec<_>>()
+                .leak()
+        };
+        AttrDef {
+            name: self.name.clone().leak(),
+            ty: self.ty,
+            multi: self.multi,
+            required: false,
+            case_exact: self.case_exact,
+            mutability: self.mutability,
+            returned: self.returned,
+            uniqueness: self.uniqueness,
+            description: self.description.clone().leak(),
+            canonical_values: strs(&self.canonical_values),
+            reference_types: strs(&self.reference_types),
+            sub: self
+                .sub
+                .iter()
+                .map(AttrDecl::leak)
+                .collect::<Vec<_>>()
+                .leak(),
+        }
+    }
+}
+
+/// Resource schemas built from declarations so far: each distinct `(kind, declarations)` is
+/// turned into `'static` tables once, so reloading an unchanged mapping leaks nothing more and
+/// the request path keeps its plain `&'static` lookups.
+type Declared = Vec<(ResourceKind, Vec<ExtensionDecl>, &'static ResourceSchema)>;
+static DECLARED: std::sync::Mutex<Declared> = std::sync::Mutex::new(Vec::new());
+
 impl ResourceSchema {
+    /// The built-in schema of a resource type (no declared extensions).
     pub fn for_kind(kind: ResourceKind) -> &'static ResourceSchema {
         match kind {
             ResourceKind::User => &USER_RESOURCE,
             ResourceKind::Group => &GROUP_RESOURCE,
         }
+    }
+
+    /// The built-in schema of `kind` plus the declared extensions, after the built-in ones.
+    /// The declarations must already be checked (URNs valid and distinct from every other
+    /// schema's, attribute names unique): this only builds tables.
+    pub fn with_extensions(kind: ResourceKind, decls: &[ExtensionDecl]) -> &'static ResourceSchema {
+        let base = Self::for_kind(kind);
+        if decls.is_empty() {
+            return base;
+        }
+        // A poisoned lock only means another thread panicked while pushing: the list is intact.
+        let mut declared = DECLARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, schema)) = declared
+            .iter()
+            .find(|(k, d, _)| *k == kind && d.as_slice() == decls)
+        {
+            return schema;
+        }
+        let mut extensions: Vec<&'static SchemaDef> = base.extensions.to_vec();
+        let mut required: Vec<&'static str> = base.required_extensions.to_vec();
+        for d in decls {
+            let def: &'static SchemaDef = Box::leak(Box::new(SchemaDef {
+                id: d.id.clone().leak(),
+                name: d.name.clone().leak(),
+                description: d.description.clone().leak(),
+                attributes: d
+                    .attributes
+                    .iter()
+                    .map(AttrDecl::leak)
+                    .collect::<Vec<_>>()
+                    .leak(),
+            }));
+            extensions.push(def);
+            if d.required {
+                required.push(def.id);
+            }
+        }
+        let schema: &'static ResourceSchema = Box::leak(Box::new(ResourceSchema {
+            kind,
+            core: base.core,
+            extensions: extensions.leak(),
+            required_extensions: required.leak(),
+        }));
+        declared.push((kind, decls.to_vec(), schema));
+        schema
+    }
+
+    /// Whether the extension `urn` is required on every resource of this type.
+    pub fn extension_required(&self, urn: &str) -> bool {
+        self.required_extensions
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(urn))
     }
 
     /// The extension schema with this URN (case-insensitive), if the resource type has it.
@@ -526,9 +658,103 @@ impl ResourceSchema {
     }
 }
 
+/// Test tables: the User schema with a declared `urn:…:acme:2.0:User` extension holding
+/// `appRole` (string), `level` (integer), `tags` (multi-valued, case-exact) and `badge`
+/// (complex: `number`, case-exact; `issued`, read-only).
+#[cfg(test)]
+pub(crate) fn acme_user_schema() -> &'static ResourceSchema {
+    let attr = |name: &str, ty: AttrType| AttrDecl {
+        name: name.into(),
+        ty,
+        multi: false,
+        case_exact: false,
+        mutability: Mutability::ReadWrite,
+        returned: Returned::Default,
+        uniqueness: Uniqueness::None,
+        description: String::new(),
+        canonical_values: Vec::new(),
+        reference_types: Vec::new(),
+        sub: Vec::new(),
+    };
+    ResourceSchema::with_extensions(
+        ResourceKind::User,
+        &[ExtensionDecl {
+            id: ACME_TEST_URN.into(),
+            name: "AcmeUser".into(),
+            description: String::new(),
+            required: false,
+            attributes: vec![
+                AttrDecl {
+                    canonical_values: vec!["admin".into(), "staff".into()],
+                    description: "Role in Acme.".into(),
+                    ..attr("appRole", AttrType::String)
+                },
+                attr("level", AttrType::Integer),
+                AttrDecl {
+                    multi: true,
+                    case_exact: true,
+                    ..attr("tags", AttrType::String)
+                },
+                AttrDecl {
+                    sub: vec![
+                        AttrDecl {
+                            case_exact: true,
+                            ..attr("number", AttrType::String)
+                        },
+                        AttrDecl {
+                            mutability: Mutability::ReadOnly,
+                            ..attr("issued", AttrType::DateTime)
+                        },
+                    ],
+                    ..attr("badge", AttrType::Complex)
+                },
+            ],
+        }],
+    )
+}
+
+#[cfg(test)]
+pub(crate) const ACME_TEST_URN: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_extensions_join_the_tables_once() {
+        let s = acme_user_schema();
+        assert!(std::ptr::eq(s, acme_user_schema()), "interned");
+        assert_eq!(s.kind, ResourceKind::User);
+        assert!(std::ptr::eq(s.core, &USER));
+        assert_eq!(s.extensions.len(), 2);
+        assert!(std::ptr::eq(s.extensions[0], &ENTERPRISE_USER));
+        let ext = s.extension(&ACME_TEST_URN.to_lowercase()).unwrap();
+        assert_eq!((ext.id, ext.name), (ACME_TEST_URN, "AcmeUser"));
+        let (owner, role) = s.find(Some(ACME_TEST_URN), "approle").unwrap();
+        assert!(std::ptr::eq(owner.unwrap(), ext));
+        assert_eq!(role.name, "appRole");
+        assert_eq!(role.canonical_values, &["admin", "staff"]);
+        assert!(
+            s.find_attr(Some(ACME_TEST_URN), "badge", Some("NUMBER"))
+                .unwrap()
+                .case_exact
+        );
+        // Core lookups are unchanged; the extension's names are not core names.
+        assert!(s.find_attr(None, "userName", None).is_some());
+        assert!(s.find_attr(None, "appRole", None).is_none());
+        assert!(
+            s.find_attr(Some("urn:x:other:User"), "appRole", None)
+                .is_none()
+        );
+        assert!(!s.extension_required(ACME_TEST_URN));
+        // The built-in tables do not know it.
+        assert!(USER_RESOURCE.extension(ACME_TEST_URN).is_none());
+        // No declarations: the built-in tables themselves.
+        assert!(std::ptr::eq(
+            ResourceSchema::with_extensions(ResourceKind::Group, &[]),
+            &GROUP_RESOURCE
+        ));
+    }
 
     #[test]
     fn lookup_is_case_insensitive_and_knows_extensions() {

@@ -5,6 +5,7 @@
 mod app_faults;
 mod bad_input;
 mod check;
+mod custom_extensions;
 mod deactivate_by_delete;
 mod entra_users;
 mod groups_entra;

@@ -16,6 +16,7 @@ use crate::mapping::{
     Endpoint, JsonPath, ListEndpoint, Mapping, Membership, Paging, Pushdown, ResourceMapping,
     Template,
 };
+use crate::provision::{as_count, header_count, id_text};
 use crate::scim::ResourceKind;
 use crate::scim::filter::CompareOp;
 use crate::scim::resource::get_ci;
@@ -385,47 +386,36 @@ impl Probe<'_> {
             }
         };
         let mut summary = format!("{at} holds an array of {} record(s)", records.len());
-        let total = match (&list.total, &list.total_header) {
-            (Some(path), _) => match path.get(&body).and_then(as_count) {
-                Some(n) => {
-                    summary.push_str(&format!("; total field \"{path}\" = {n}"));
-                    Some(n)
-                }
-                None => {
-                    self.report.push(
-                        Level::Fail,
-                        check,
-                        format!(
-                            "{summary}, but the total field \"{path}\" is missing or not a count \
-                             (list.total)"
-                        ),
-                    );
-                    return None;
-                }
-            },
-            (None, Some(h)) => match reply
-                .headers
-                .get(h.as_str())
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<usize>().ok())
-            {
-                Some(n) => {
-                    summary.push_str(&format!("; total header \"{h}\" = {n}"));
-                    Some(n)
-                }
-                None => {
-                    self.report.push(
-                        Level::Fail,
-                        check,
-                        format!(
-                            "{summary}, but the total header \"{h}\" is missing or not a count \
-                             (list.total_header)"
-                        ),
-                    );
-                    return None;
-                }
-            },
-            (None, None) => {
+        // Where the total comes from (a body field or a header), its name and key, and its value.
+        let source = match (&list.total, &list.total_header) {
+            (Some(path), _) => Some((
+                "field",
+                path.to_string(),
+                "list.total",
+                path.get(&body).and_then(as_count),
+            )),
+            (None, Some(h)) => Some((
+                "header",
+                h.clone(),
+                "list.total_header",
+                header_count(&reply.headers, h),
+            )),
+            (None, None) => None,
+        };
+        let total = match source {
+            Some((kind, name, _, Some(n))) => {
+                summary.push_str(&format!("; total {kind} \"{name}\" = {n}"));
+                Some(n)
+            }
+            Some((kind, name, key, None)) => {
+                self.report.push(
+                    Level::Fail,
+                    check,
+                    format!("{summary}, but the total {kind} \"{name}\" is missing or not a count ({key})"),
+                );
+                return None;
+            }
+            None => {
                 summary.push_str("; no total configured");
                 None
             }
@@ -839,7 +829,7 @@ impl Probe<'_> {
             None => p.attribute.to_string(),
         };
         let check = format!("{res}.filter");
-        let what = format!("{attr} {}", op_text(p.op));
+        let what = format!("{attr} {}", p.op.keyword());
         if !matches!(
             p.op,
             CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew
@@ -1109,36 +1099,6 @@ fn keys(v: &Value) -> String {
         Value::Object(m) if m.is_empty() => "none".into(),
         Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
         other => format!("none (the answer is {})", type_name(other)),
-    }
-}
-
-fn as_count(v: &Value) -> Option<usize> {
-    match v {
-        Value::Number(n) => n.as_u64().map(|n| n as usize),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn op_text(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
     }
 }
 

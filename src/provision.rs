@@ -27,6 +27,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{ResourceKind, resource};
+pub(crate) use app_calls::{as_count, header_count, id_text};
 use serde_json::Value;
 use std::sync::Arc;
 

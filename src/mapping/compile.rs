@@ -249,13 +249,10 @@ impl Checker {
         self.push(Severity::Error, key, message);
     }
 
-    /// Problems given as `key: message` text (custom extension checks).
-    fn keyed(&mut self, problems: Vec<String>) {
-        for p in problems {
-            match p.split_once(": ") {
-                Some((key, message)) => self.problem(key, message.to_string()),
-                None => self.problem("", p),
-            }
+    /// Problems found by a checker of its own (custom extension declarations).
+    fn keyed(&mut self, problems: Vec<super::extensions::Problem>) {
+        for (key, message) in problems {
+            self.problem(&key, message);
         }
     }
 
@@ -1161,7 +1158,7 @@ impl Checker {
             }
         }
         let op_text = raw.op.as_deref().unwrap_or("eq");
-        let op = parse_op(op_text);
+        let op = CompareOp::parse(op_text);
         if op.is_none() {
             self.problem(
                 &format!("{key}.op"),
@@ -1333,23 +1330,6 @@ fn style_name(s: PagingStyle) -> &'static str {
         PagingStyle::Offset => "offset",
         PagingStyle::None => "none",
     }
-}
-
-/// Parses a comparison operator name, case-insensitively (`pr` is not a comparison).
-fn parse_op(s: &str) -> Option<CompareOp> {
-    let op = match s.to_ascii_lowercase().as_str() {
-        "eq" => CompareOp::Eq,
-        "ne" => CompareOp::Ne,
-        "co" => CompareOp::Co,
-        "sw" => CompareOp::Sw,
-        "ew" => CompareOp::Ew,
-        "gt" => CompareOp::Gt,
-        "ge" => CompareOp::Ge,
-        "lt" => CompareOp::Lt,
-        "le" => CompareOp::Le,
-        _ => return None,
-    };
-    Some(op)
 }
 
 /// Checks an application base URL and strips trailing slashes.

@@ -17,12 +17,15 @@ use crate::scim::schema::{
     Uniqueness,
 };
 
+/// A problem: the key it concerns (`users.extension[1].schema`) and what is wrong.
+pub type Problem = (String, String);
+
 /// Checks the declarations of one resource section (`section` is `users` or `groups`), pushing
-/// `key: message` problems. Returns the declarations that passed every check.
+/// its problems. Returns the declarations that passed every check.
 pub fn check(
     section: &str,
     raw: &[ExtensionSchema],
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Vec<ExtensionDecl> {
     let mut out: Vec<ExtensionDecl> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -31,32 +34,38 @@ pub fn check(
         let before = problems.len();
         let urn = ext.schema.trim();
         if let Err(m) = check_urn(urn) {
-            problems.push(format!("{key}.schema: {m}"));
+            problems.push((format!("{key}.schema"), m));
         } else if let Some(b) = BUILT_IN_SCHEMAS
             .iter()
             .find(|b| b.eq_ignore_ascii_case(urn))
         {
-            problems.push(format!(
-                "{key}.schema: \"{urn}\" is a built-in schema ({b}); declare only custom extensions"
+            problems.push((
+                format!("{key}.schema"),
+                format!("\"{urn}\" is a built-in schema ({b}); declare only custom extensions"),
             ));
         } else if let Some(b) = BUILT_IN_SCHEMAS
             .iter()
             .chain(seen.iter())
             .find(|b| under(urn, b) || under(b, urn))
         {
-            problems.push(format!(
-                "{key}.schema: \"{urn}\" overlaps \"{b}\" (one URN must not start with the other followed by \":\")"
-            ));
+            problems.push((format!("{key}.schema"), format!(
+                "\"{urn}\" overlaps \"{b}\" (one URN must not start with the other followed by \":\")"
+            )));
         } else if is_protocol_urn(urn) {
-            problems.push(format!(
-                "{key}.schema: \"{urn}\" is reserved for SCIM's own schemas and messages"
+            problems.push((
+                format!("{key}.schema"),
+                format!("\"{urn}\" is reserved for SCIM's own schemas and messages"),
             ));
         } else if seen.iter().any(|s| s.eq_ignore_ascii_case(urn)) {
-            problems.push(format!("{key}.schema: \"{urn}\" is declared twice"));
+            problems.push((
+                format!("{key}.schema"),
+                format!("\"{urn}\" is declared twice"),
+            ));
         }
         if ext.attributes.is_empty() {
-            problems.push(format!(
-                "{key}: declares no attribute (add `[[{section}.extension.attribute]]` tables)"
+            problems.push((
+                key.clone(),
+                format!("declares no attribute (add `[[{section}.extension.attribute]]` tables)"),
             ));
         }
         let urn_ok = problems.len() == before;
@@ -90,7 +99,7 @@ pub fn unused(
     schema: &ResourceSchema,
     declared: &[ExtensionDecl],
     used: &[AttrPath],
-) -> Vec<String> {
+) -> Vec<Problem> {
     // Rules and `script_attributes` name extension attributes by their full path.
     let owners: Vec<&str> = used
         .iter()
@@ -103,10 +112,9 @@ pub fn unused(
         .enumerate()
         .filter(|(_, d)| !owners.iter().any(|o| o.eq_ignore_ascii_case(&d.id)))
         .map(|(i, d)| {
-            format!(
-                "{section}.extension[{}]: no rule or `script_attributes` entry uses \"{}\"",
-                i + 1,
-                d.id
+            (
+                format!("{section}.extension[{}]", i + 1),
+                format!("no rule or `script_attributes` entry uses \"{}\"", d.id),
             )
         })
         .collect()
@@ -114,7 +122,7 @@ pub fn unused(
 
 /// Problems when one URN is declared for both users and groups (`/Schemas` has one document per
 /// URN, so the two declarations would have to agree; say it once instead).
-pub fn shared(users: &[ExtensionSchema], groups: &[ExtensionSchema]) -> Vec<String> {
+pub fn shared(users: &[ExtensionSchema], groups: &[ExtensionSchema]) -> Vec<Problem> {
     groups
         .iter()
         .enumerate()
@@ -124,11 +132,13 @@ pub fn shared(users: &[ExtensionSchema], groups: &[ExtensionSchema]) -> Vec<Stri
                 .any(|u| u.schema.trim().eq_ignore_ascii_case(g.schema.trim()))
         })
         .map(|(i, g)| {
-            format!(
-                "groups.extension[{}].schema: \"{}\" is already declared in `users.extension`; \
-                 one URN serves one resource type",
-                i + 1,
-                g.schema.trim()
+            (
+                format!("groups.extension[{}].schema", i + 1),
+                format!(
+                    "\"{}\" is already declared in `users.extension`; one URN serves one \
+                     resource type",
+                    g.schema.trim()
+                ),
             )
         })
         .collect()
@@ -205,7 +215,7 @@ fn attributes(
     key: &str,
     raw: &[ExtensionAttribute],
     nested: bool,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Vec<AttrDecl> {
     let mut out = Vec::new();
     for (i, a) in raw.iter().enumerate() {
@@ -213,42 +223,48 @@ fn attributes(
         let before = problems.len();
         let name = a.name.trim();
         if !is_name(name) {
-            problems.push(format!(
-                "{key}.name: \"{name}\" is not a valid attribute name (a letter, then letters, digits, \"-\" or \"_\")"
-            ));
+            problems.push((format!("{key}.name"), format!(
+                "\"{name}\" is not a valid attribute name (a letter, then letters, digits, \"-\" or \"_\")"
+            )));
         } else if raw[..i]
             .iter()
             .any(|b| b.name.trim().eq_ignore_ascii_case(name))
         {
-            problems.push(format!(
-                "{key}.name: \"{name}\" is declared twice (names are case-insensitive)"
+            problems.push((
+                format!("{key}.name"),
+                format!("\"{name}\" is declared twice (names are case-insensitive)"),
             ));
         }
         let ty = attr_type(a.ty);
         let complex = ty == AttrType::Complex;
         if complex && nested {
-            problems.push(format!(
-                "{key}.type: a sub-attribute cannot be \"complex\" (RFC 7643 §2.3.8)"
+            problems.push((
+                format!("{key}.type"),
+                "a sub-attribute cannot be \"complex\" (RFC 7643 §2.3.8)".to_string(),
             ));
         }
         if complex && a.sub_attributes.is_empty() {
-            problems.push(format!(
-                "{key}: a \"complex\" attribute needs `sub_attribute` tables"
+            problems.push((
+                key.clone(),
+                "a \"complex\" attribute needs `sub_attribute` tables".to_string(),
             ));
         }
         if !complex && !a.sub_attributes.is_empty() {
-            problems.push(format!(
-                "{key}.sub_attribute: only a \"complex\" attribute has sub-attributes"
+            problems.push((
+                format!("{key}.sub_attribute"),
+                "only a \"complex\" attribute has sub-attributes".to_string(),
             ));
         }
         if !a.canonical_values.is_empty() && ty != AttrType::String {
-            problems.push(format!(
-                "{key}.canonical_values: only a \"string\" attribute has canonical values"
+            problems.push((
+                format!("{key}.canonical_values"),
+                "only a \"string\" attribute has canonical values".to_string(),
             ));
         }
         if !a.reference_types.is_empty() && ty != AttrType::Reference {
-            problems.push(format!(
-                "{key}.reference_types: only a \"reference\" attribute has reference types"
+            problems.push((
+                format!("{key}.reference_types"),
+                "only a \"reference\" attribute has reference types".to_string(),
             ));
         }
         let sub = if complex && !nested {

@@ -294,11 +294,7 @@ async fn list_call(
     let (mut body, reply) = send(p, ep, source.label, pq, None).await?;
     let total = match (&list.total, &list.total_header) {
         (Some(path), _) => path.get(&body).and_then(as_count),
-        (None, Some(h)) => reply
-            .headers
-            .get(h.as_str())
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok()),
+        (None, Some(h)) => header_count(&reply.headers, h),
         (None, None) => None,
     };
     let records = match &list.records {
@@ -319,12 +315,21 @@ async fn list_call(
     Ok(Page { records, total })
 }
 
-fn as_count(v: &Value) -> Option<usize> {
+/// A count in an application answer: a number, or a string holding one.
+pub(crate) fn as_count(v: &Value) -> Option<usize> {
     match v {
         Value::Number(n) => n.as_u64().map(|n| n as usize),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A count in a response header (`X-Total-Count: 250`).
+pub(crate) fn header_count(headers: &http::HeaderMap, name: &str) -> Option<usize> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Records `[offset, offset + count)` of the application's list (optionally narrowed by a
@@ -441,7 +446,7 @@ pub(super) fn app_id_of(p: &Provisioner, record: &Value) -> Result<String> {
 }
 
 /// An application id as text: a non-empty string, or a number (`1001` → `"1001"`).
-pub(super) fn id_text(v: &Value) -> Option<String> {
+pub(crate) fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

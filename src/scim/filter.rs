@@ -58,21 +58,32 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    fn parse(word: &str) -> Option<Self> {
-        const ALL: [(&str, CompareOp); 9] = [
-            ("eq", CompareOp::Eq),
-            ("ne", CompareOp::Ne),
-            ("co", CompareOp::Co),
-            ("sw", CompareOp::Sw),
-            ("ew", CompareOp::Ew),
-            ("gt", CompareOp::Gt),
-            ("ge", CompareOp::Ge),
-            ("lt", CompareOp::Lt),
-            ("le", CompareOp::Le),
-        ];
-        ALL.into_iter()
+    const ALL: [(&'static str, CompareOp); 9] = [
+        ("eq", CompareOp::Eq),
+        ("ne", CompareOp::Ne),
+        ("co", CompareOp::Co),
+        ("sw", CompareOp::Sw),
+        ("ew", CompareOp::Ew),
+        ("gt", CompareOp::Gt),
+        ("ge", CompareOp::Ge),
+        ("lt", CompareOp::Lt),
+        ("le", CompareOp::Le),
+    ];
+
+    /// The operator named by `word`, in any case (`pr` is not a comparison).
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
             .find(|(w, _)| w.eq_ignore_ascii_case(word))
             .map(|(_, op)| op)
+    }
+
+    /// The operator's lower-case keyword (`eq`).
+    pub fn keyword(self) -> &'static str {
+        Self::ALL
+            .into_iter()
+            .find(|(_, op)| *op == self)
+            .map_or("eq", |(w, _)| w)
     }
 }
 

@@ -2,7 +2,7 @@
 //! reported with a diff (so the runner can fail); `explain` and `test-mapping` work as commands;
 //! a dry run never calls the real application and never shows its secret.
 
-use crate::support::{API_KEY, example_mapping_text, temp_dir};
+use crate::support::{API_KEY, example_mapping_text, mapping_dir, temp_dir};
 use scim_sidecar::dryrun::cases::{self, default_cases_dir};
 use scim_sidecar::dryrun::{CannedAnswer, ScimRequest, Target, explain};
 use scim_sidecar::example_app;
@@ -173,13 +173,7 @@ async fn a_missing_or_empty_cases_folder_is_an_error() {
 
 /// A config in a temp folder: the example mapping with an inline secret, pointed at `app_url`.
 fn config_for(app_url: &str) -> PathBuf {
-    let dir = temp_dir("explain");
-    std::fs::write(dir.join("mapping.toml"), example_mapping_text()).unwrap();
-    std::fs::write(
-        dir.join("example-app.rhai"),
-        scim_sidecar::demo::MAPPING_SCRIPT,
-    )
-    .unwrap();
+    let dir = mapping_dir("explain", &example_mapping_text());
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
@@ -310,17 +304,11 @@ async fn a_dry_run_reports_what_cannot_run() {
 
 #[tokio::test]
 async fn a_mapping_with_problems_is_reported_as_validate_reports_it() {
-    let dir = temp_dir("bad-mapping");
     let text = example_mapping_text().replace(
         "path = \"/api/v1/users/{id}\"",
         "path = \"/api/v1/users/{user_id}\"",
     );
-    std::fs::write(dir.join("mapping.toml"), text).unwrap();
-    std::fs::write(
-        dir.join("example-app.rhai"),
-        scim_sidecar::demo::MAPPING_SCRIPT,
-    )
-    .unwrap();
+    let dir = mapping_dir("bad-mapping", &text);
     let problems = Target::from_mapping(&dir.join("mapping.toml"), Vec::new())
         .err()
         .expect("refused");

@@ -2,7 +2,7 @@
 //! refused, the old one keeps serving, and `/healthz` shows the failure; a request in flight
 //! during a reload finishes on the configuration it started with.
 
-use crate::support::{API_KEY, TOKEN, example_mapping_text, fetch, okta_user, temp_dir};
+use crate::support::{API_KEY, TOKEN, example_mapping_text, fetch, mapping_dir, okta_user};
 use http::Method;
 use scim_sidecar::config::{Config, token_digest};
 use scim_sidecar::dryrun::{CannedAnswer, FakeApp};
@@ -14,13 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// A config, the example mapping and its script in a temp folder, the app at `app_url`.
 fn write_files(app_url: &str) -> PathBuf {
-    let dir = temp_dir("reload");
-    std::fs::write(dir.join("mapping.toml"), example_mapping_text()).unwrap();
-    std::fs::write(
-        dir.join("example-app.rhai"),
-        scim_sidecar::demo::MAPPING_SCRIPT,
-    )
-    .unwrap();
+    let dir = mapping_dir("reload", &example_mapping_text());
     let config = dir.join("config.toml");
     std::fs::write(
         &config,

@@ -274,6 +274,19 @@ pub fn temp_dir(label: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A fresh folder holding `mapping` as `mapping.toml` beside the example script
+/// (`example-app.rhai`); returns the folder.
+pub fn mapping_dir(label: &str, mapping: &str) -> std::path::PathBuf {
+    let dir = temp_dir(label);
+    std::fs::write(dir.join("mapping.toml"), mapping).unwrap();
+    std::fs::write(
+        dir.join("example-app.rhai"),
+        scim_sidecar::demo::MAPPING_SCRIPT,
+    )
+    .unwrap();
+    dir
+}
+
 /// Percent-encodes a filter for a query string (spaces as `%20`, quotes, etc.).
 pub fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()

@@ -16,6 +16,7 @@ pub mod compile;
 pub mod diagnostics;
 pub mod errors;
 pub mod extensions;
+pub mod hook_args;
 pub mod json_path;
 pub mod model;
 pub mod rules;

@@ -15,6 +15,8 @@
 use crate::error::{ClientError, Error, InternalError, Result, ScimType};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Position};
 use serde_json::Value;
+use super::hook_args::{self, ArgUse, HookPlan};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -182,6 +184,8 @@ pub struct Script {
     engine: Arc<Engine>,
     ast: AST,
     limits: ScriptLimits,
+    /// What each possible hook reads of its arguments (see [`super::hook_args`]).
+    plans: HashMap<String, HookPlan>,
 }
 
 impl std::fmt::Debug for Script {
@@ -205,11 +209,13 @@ impl Script {
             }
         })?;
         ast.set_source(path.display().to_string());
+        let plans = hook_args::plans(&ast);
         Ok(Script {
             path: path.to_path_buf(),
             engine: Arc::new(engine),
             ast,
             limits: limits.clone(),
+            plans,
         })
     }
 
@@ -224,27 +230,90 @@ impl Script {
     /// Calls hook `name(a, b, ctx)` and returns its result as JSON. A `reject(...)` becomes
     /// `ClientError::Rejected`; any other failure `InternalError::Script { hook }` (logged here,
     /// with the script path and position, at error level).
+    ///
+    /// Only the parts of the arguments the hook can reach are converted (see
+    /// [`super::hook_args`]); the result is the same as converting everything.
     pub fn call_hook(&self, name: &str, a: Value, b: Value, ctx: Value) -> Result<Value> {
-        self.run_hook(
-            name,
-            (json_to_dynamic(a), json_to_dynamic(b), json_to_dynamic(ctx)),
-        )
+        self.call_planned(name, [Arg::Owned(a), Arg::Owned(b), Arg::Owned(ctx)])
     }
 
     /// [`Script::call_hook`] with the first argument borrowed: converted straight from the
     /// caller's value instead of from a deep copy of it.
     pub fn call_hook_ref(&self, name: &str, a: &Value, b: Value, ctx: Value) -> Result<Value> {
-        self.run_hook(
-            name,
-            (
-                json_ref_to_dynamic(a),
-                json_to_dynamic(b),
-                json_to_dynamic(ctx),
-            ),
-        )
+        self.call_planned(name, [Arg::Borrowed(a), Arg::Owned(b), Arg::Owned(ctx)])
     }
 
-    fn run_hook(&self, name: &str, args: (Dynamic, Dynamic, Dynamic)) -> Result<Value> {
+    /// [`Script::call_hook`] converting every argument whole and the whole result back: what
+    /// hooks did before the analysis, kept to check that both give the same answers.
+    #[cfg(test)]
+    fn call_hook_whole(&self, name: &str, a: Value, b: Value, ctx: Value) -> Result<Value> {
+        let args = (json_to_dynamic(a), json_to_dynamic(b), json_to_dynamic(ctx));
+        let out = self.eval_hook(name, args)?;
+        let value =
+            dynamic_to_json(out).map_err(|e| self.failure(name, "converting the result", &e))?;
+        self.check_size(name, value)
+    }
+
+    /// What hook `name` is given of its arguments.
+    #[cfg(test)]
+    pub(crate) fn plan(&self, name: &str) -> Option<&HookPlan> {
+        self.plans.get(name)
+    }
+
+    fn call_planned<'a>(&self, name: &str, args: [Arg<'a>; 3]) -> Result<Value> {
+        let whole = HookPlan::whole(3);
+        let plan = self.plans.get(name).unwrap_or(&whole);
+        // The argument the result is written over, kept as the caller gave it.
+        let mut base: Option<Arg<'a>> = None;
+        let mut dynamics = [Dynamic::UNIT, Dynamic::UNIT, Dynamic::UNIT];
+        for (i, arg) in args.into_iter().enumerate() {
+            dynamics[i] = match (plan.args.get(i), arg.value()) {
+                (Some(ArgUse::Keys(keys)), Value::Object(map)) => {
+                    let narrowed = Dynamic::from_map(
+                        keys.iter()
+                            .filter_map(|k| {
+                                map.get(k)
+                                    .map(|v| (k.as_str().into(), json_ref_to_dynamic(v)))
+                            })
+                            .collect(),
+                    );
+                    if plan.returns_arg == Some(i) {
+                        base = Some(arg);
+                    }
+                    narrowed
+                }
+                // Whole: moved when owned, so nothing is copied twice.
+                _ => arg.into_dynamic(),
+            };
+        }
+        let [da, db, dc] = dynamics;
+        let out = self.eval_hook(name, (da, db, dc))?;
+        let result = match base {
+            // The hook returned its own (narrowed) argument: write what it holds over the
+            // caller's value, so the keys it never looked at are not converted at all.
+            Some(base) => {
+                let mut base = base.into_value();
+                let returned = out
+                    .flatten()
+                    .try_cast::<rhai::Map>()
+                    .ok_or_else(|| self.report(name, "the hook returned a changed type", Position::NONE))?;
+                if let Some(obj) = base.as_object_mut() {
+                    for (k, v) in returned {
+                        let v = dynamic_to_json(v)
+                            .map_err(|e| self.failure(name, "converting the result", &e))?;
+                        obj.insert(k.into(), v);
+                    }
+                }
+                base
+            }
+            None => dynamic_to_json(out)
+                .map_err(|e| self.failure(name, "converting the result", &e))?,
+        };
+        self.check_size(name, result)
+    }
+
+    /// Runs the hook; its result is an object map (anything else is an error).
+    fn eval_hook(&self, name: &str, args: (Dynamic, Dynamic, Dynamic)) -> Result<Dynamic> {
         // A fresh scope per call and no top-level statements: hooks are plain functions of their
         // arguments, and nothing a script does at the top level costs time on every request.
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
@@ -270,9 +339,11 @@ impl Script {
             let what = format!("the hook returned {}, not an object map", out.type_name());
             return Err(self.report(name, &what, Position::NONE));
         }
-        let value =
-            dynamic_to_json(out).map_err(|e| self.failure(name, "converting the result", &e))?;
-        // Rhai 1.27 does not check the map limit on `m[new_key] = v`: check what leaves the hook.
+        Ok(out)
+    }
+
+    /// Rhai 1.27 does not check the map limit on `m[new_key] = v`: check what leaves the hook.
+    fn check_size(&self, name: &str, value: Value) -> Result<Value> {
         if let Some(what) = self.oversized(&value) {
             return Err(self.report(name, &format!("the hook's result: {what}"), Position::NONE));
         }
@@ -335,6 +406,35 @@ impl Script {
             hook: hook.to_string(),
             message: format!("{at}: {what}"),
         })
+    }
+}
+
+/// A hook argument as the caller has it.
+enum Arg<'a> {
+    Owned(Value),
+    Borrowed(&'a Value),
+}
+
+impl Arg<'_> {
+    fn value(&self) -> &Value {
+        match self {
+            Arg::Owned(v) => v,
+            Arg::Borrowed(v) => v,
+        }
+    }
+
+    fn into_dynamic(self) -> Dynamic {
+        match self {
+            Arg::Owned(v) => json_to_dynamic(v),
+            Arg::Borrowed(v) => json_ref_to_dynamic(v),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Arg::Owned(v) => v,
+            Arg::Borrowed(v) => v.clone(),
+        }
     }
 }
 
@@ -969,5 +1069,71 @@ mod tests {
     fn print_and_debug_do_not_fail() {
         let s = compile(r#"fn hook(a, b, c) { print("hello"); debug(a); #{ ok: true } }"#);
         assert_eq!(call(&s, "hook").unwrap(), json!({"ok": true}));
+    }
+
+    /// Narrowed arguments and results written over the caller's value answer exactly what
+    /// converting everything answers, for every kind of use the analysis tells apart.
+    #[test]
+    fn narrowed_hooks_answer_like_whole_ones() {
+        let scripts = [
+            "fn hook(a, b, c) { b }",
+            "fn hook(a, b, c) { b.x = a.email; b }",
+            "fn hook(a, b, c) { b.name.givenName = \"Z\"; b.emails[0].value = a.email; b }",
+            "fn hook(a, b, c) { b.gone = (); b.missing_read = a.nothing; b }",
+            "fn hook(a, b, c) { if c.stored { return b; } b.emails = [#{ value: a.email }]; b }",
+            "fn hook(a, b, c) { b[\"quoted key\"] = a[\"n\"]; b }",
+            "fn hook(a, b, c) { b.email.trim(); b.email.make_upper(); b }",
+            "fn hook(a, b, c) { b.y = 1; b; }",
+            "fn hook(a, b, c) { let m = b; m.x = 1; m }",
+            "fn hook(a, b, c) { b.remove(\"email\"); b }",
+            "fn hook(a, b, c) { #{ only: a.email, stored: c.stored } }",
+            "fn hook(a, b, c) { if a.n > 1 { return #{ n: a.n }; } b }",
+            "fn hook(a, b, c) { a }",
+            "fn hook(a, b, c) { a.n = a.n + 1; a }",
+            "fn hook(a, b, c) { b.big = 18446744073709551615; b }",
+            "fn hook(a, b, c) { b.x = 1; 42 }",
+            "fn hook(a, b, c) { b.count = b.len(); b }",
+            "fn hook(a, b, c) { reject(400, \"invalidValue\", \"no \" + a.email) }",
+        ];
+        let a = json!({"email": "ada@example.com", "n": 2, "nested": {"x": [1, 2, {"y": null}]}});
+        let b = json!({
+            "userName": "ada", "email": "  Ada@Example.com ", "emails": [{"value": "old", "type": "work"}],
+            "name": {"givenName": "Ada", "familyName": "Lovelace"}, "active": true,
+            "huge": 18446744073709551615u64, "gone": "x", "quoted key": 1,
+        });
+        let c = json!({"stored": false, "operation": "get"});
+        for src in scripts {
+            let s = compile(src);
+            for (a, b, c) in [
+                (a.clone(), b.clone(), c.clone()),
+                (json!({}), json!({}), json!({"stored": true})),
+                (a.clone(), Value::Null, c.clone()),
+                (json!([1, 2]), json!("text"), json!(7)),
+            ] {
+                let narrowed = s.call_hook("hook", a.clone(), b.clone(), c.clone());
+                let by_ref = s.call_hook_ref("hook", &a, b.clone(), c.clone());
+                let whole = s.call_hook_whole("hook", a.clone(), b.clone(), c.clone());
+                match (&narrowed, &whole) {
+                    (Ok(n), Ok(w)) => {
+                        // The whole path turns integers beyond 64 bits into floats on the way
+                        // through; a field the hook never touched now keeps its exact value.
+                        let mut w = w.clone();
+                        if let (Some(orig), Some(obj)) = (b.get("huge"), w.as_object_mut())
+                            && obj.contains_key("huge") && n.get("huge") == Some(orig)
+                        {
+                            obj.insert("huge".into(), orig.clone());
+                        }
+                        assert_eq!(n, &w, "{src} with {a} {b} {c}");
+                    }
+                    (Err(n), Err(w)) => assert_eq!(n.to_string(), w.to_string(), "{src}"),
+                    _ => panic!("{src} with {a} {b} {c}: {narrowed:?} vs {whole:?}"),
+                }
+                assert_eq!(
+                    format!("{:?}", by_ref.map_err(|e| e.to_string())),
+                    format!("{:?}", narrowed.map_err(|e| e.to_string())),
+                    "{src}"
+                );
+            }
+        }
     }
 }

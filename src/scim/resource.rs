@@ -420,9 +420,18 @@ pub fn project(
     excluded: &[AttrPath],
     schema: &ResourceSchema,
 ) -> Value {
-    let Value::Object(obj) = resource else {
+    let Value::Object(mut obj) = resource else {
         return resource;
     };
+    if attributes.is_empty() && excluded.is_empty() {
+        // The usual read: only `returned: request` attributes go, so filter in place instead of
+        // rebuilding the map (what `exclude` with no targets would give, in the same order).
+        drop_on_request(&mut obj, schema);
+        strip_never(&mut obj, schema);
+        obj.retain(|k, v| schema.extension(k).is_none() || !is_void(v));
+        list_schemas(&mut obj, schema);
+        return Value::Object(obj);
+    }
     let targets: Vec<Target> = if attributes.is_empty() {
         excluded
     } else {
@@ -500,6 +509,24 @@ fn whole_extension(targets: &[Target], key: &str) -> bool {
 /// Keeps only the `subs` of a complex value (or of each element of a multi-valued one).
 fn keep_subs(value: Value, subs: &[&str]) -> Option<Value> {
     select_subs(value, subs, true)
+}
+
+/// Drops the attributes (core and extension) returned only when asked for by name.
+fn drop_on_request(obj: &mut Map<String, Value>, schema: &ResourceSchema) {
+    obj.retain(|key, value| {
+        if key.eq_ignore_ascii_case("schemas") {
+            return true;
+        }
+        match schema.extension(key) {
+            Some(ext) => {
+                if let Value::Object(inner) = value {
+                    inner.retain(|k, _| returned(schema, Some(ext), k) != Some(Returned::Request));
+                }
+                true
+            }
+            None => returned(schema, None, key) != Some(Returned::Request),
+        }
+    });
 }
 
 fn returned(
@@ -1273,5 +1300,26 @@ mod tests {
             &USER_RESOURCE,
         );
         assert_eq!(out["userName"], "ada", "core-URN-qualified names work");
+    }
+
+    #[test]
+    fn a_plain_read_projects_like_an_empty_exclusion_list() {
+        let mut user = stored_user();
+        user["password"] = json!("secret");
+        user[ENT]["manager"] = json!({"value": "9", "$ref": "../Users/9"});
+        let general = {
+            let Value::Object(obj) = user.clone() else { unreachable!() };
+            let mut obj = exclude(obj, &[], &USER_RESOURCE);
+            strip_never(&mut obj, &USER_RESOURCE);
+            obj.retain(|k, v| USER_RESOURCE.extension(k).is_none() || !is_void(v));
+            list_schemas(&mut obj, &USER_RESOURCE);
+            Value::Object(obj)
+        };
+        let fast = project(user, &[], &[], &USER_RESOURCE);
+        assert_eq!(fast, general);
+        assert!(fast.get("password").is_none());
+        // Same keys in the same order.
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&fast), keys(&general));
     }
 }

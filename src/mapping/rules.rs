@@ -388,8 +388,8 @@ impl Rule {
 
     /// Application value → SCIM value: reverse value map, then the schema type.
     fn to_scim_value(&self, raw: &Value, target: &Target) -> Result<Value, String> {
-        let label = self.label();
-        let app_desc = self.app.as_ref().map(|p| p.to_string()).unwrap_or_default();
+        // Only an error names the rule: built on the way out, not for every value converted.
+        let app_desc = || self.app.as_ref().map(|p| p.to_string()).unwrap_or_default();
         if let Some(map) = &self.map {
             let found = map.iter().find(|(_, app)| {
                 app == raw
@@ -403,14 +403,20 @@ impl Rule {
                     .unwrap_or_else(|_| Value::String(k.clone()))),
                 (None, Some(d)) => Ok(d.clone()),
                 (None, None) => Err(format!(
-                    "{label}: the application value at `{app_desc}` has no entry in `map` \
-                     (and there is no `map_default`)"
+                    "{}: the application value at `{}` has no entry in `map` \
+                     (and there is no `map_default`)",
+                    self.label(),
+                    app_desc()
                 )),
             };
         }
-        target
-            .to_scim(raw)
-            .map_err(|m| format!("{label}: the application value at `{app_desc}` {m}"))
+        target.to_scim(raw).map_err(|m| {
+            format!(
+                "{}: the application value at `{}` {m}",
+                self.label(),
+                app_desc()
+            )
+        })
     }
 }
 

@@ -72,7 +72,13 @@ struct KindMaps {
 impl KindMaps {
     fn index(&mut self, entry: &IdEntry) {
         if let Some(app_id) = &entry.app_id {
-            self.by_app_id.insert(app_id.clone(), entry.scim_id.clone());
+            // With `ids = "app"` both ids are the same text: the entry itself is the index
+            // (see `find_app_id`), which saves two strings and a slot per user.
+            if *app_id == entry.scim_id {
+                self.by_app_id.remove(app_id);
+            } else {
+                self.by_app_id.insert(app_id.clone(), entry.scim_id.clone());
+            }
         }
         for term in index_terms(entry) {
             let ids = self.by_attr.entry(term).or_default();
@@ -80,6 +86,18 @@ impl KindMaps {
                 ids.insert(at, entry.scim_id.clone());
             }
         }
+    }
+
+    /// The SCIM id of the entry holding `app_id`: the explicit index first, else the entry
+    /// whose SCIM id is that same text.
+    fn find_app_id<'a>(&'a self, app_id: &'a str) -> Option<&'a str> {
+        if let Some(scim_id) = self.by_app_id.get(app_id) {
+            return Some(scim_id);
+        }
+        self.entries
+            .get(app_id)
+            .filter(|p| p.app_id.as_deref() == Some(app_id))
+            .map(|_| app_id)
     }
 
     fn unindex(&mut self, entry: &IdEntry) {
@@ -162,8 +180,7 @@ impl IdStore for MemoryStore {
         let maps = self.read()?;
         let maps = maps.kind(kind);
         Ok(maps
-            .by_app_id
-            .get(app_id)
+            .find_app_id(app_id)
             .and_then(|scim_id| maps.entries.get(scim_id).map(|p| p.unpack(scim_id))))
     }
 
@@ -499,5 +516,53 @@ pub(crate) mod tests {
         let maps = store.read().unwrap();
         assert!(maps.users.by_attr.is_empty());
         assert!(maps.users.by_app_id.is_empty());
+    }
+
+    #[tokio::test]
+    async fn same_ids_need_no_app_id_index_and_a_later_claim_still_wins() {
+        let store = MemoryStore::new();
+        let k = ResourceKind::User;
+        store
+            .put(k, entry("42", Some("42"), json!({})))
+            .await
+            .unwrap();
+        assert!(store.read().unwrap().users.by_app_id.is_empty());
+        assert_eq!(
+            store
+                .find_by_app_id(k, "42")
+                .await
+                .unwrap()
+                .map(|e| e.scim_id),
+            Some("42".to_string())
+        );
+        // Another entry claims app id 42: it is found instead, until it goes.
+        store
+            .put(k, entry("s9", Some("42"), json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .find_by_app_id(k, "42")
+                .await
+                .unwrap()
+                .map(|e| e.scim_id),
+            Some("s9".to_string())
+        );
+        // Re-put of the first entry takes the id back, as the last write did before.
+        store
+            .put(k, entry("42", Some("42"), json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .find_by_app_id(k, "42")
+                .await
+                .unwrap()
+                .map(|e| e.scim_id),
+            Some("42".to_string())
+        );
+        store.remove(k, "42").await.unwrap();
+        assert_eq!(store.find_by_app_id(k, "42").await.unwrap(), None);
+        assert_eq!(store.find_by_app_id(k, "7").await.unwrap(), None);
     }
 }

@@ -184,13 +184,7 @@ fn shadow(name: &str, params: &[&str], seen: &mut [Seen]) {
 }
 
 /// Records one use of parameter `i` (the last node of `nodes`).
-fn classify(
-    i: usize,
-    var: &Expr,
-    nodes: &[ASTNode],
-    tail: Option<*const Stmt>,
-    seen: &mut [Seen],
-) {
+fn classify(i: usize, var: &Expr, nodes: &[ASTNode], tail: Option<*const Stmt>, seen: &mut [Seen]) {
     let parent = nodes.len().checked_sub(2).map(|p| nodes[p]);
     match parent {
         Some(ASTNode::Expr(Expr::Dot(bin, ..))) if std::ptr::eq(&bin.lhs, var) => {
@@ -264,7 +258,10 @@ mod tests {
         let src = std::fs::read_to_string("mappings/example-app/example-app.rhai").unwrap();
         let s = Script::compile(&src, Path::new("e.rhai"), &ScriptLimits::default()).unwrap();
         let from_app = s.plan("from_app").unwrap();
-        assert_eq!(from_app.args, vec![keys(&["email"]), keys(&["emails"]), keys(&["stored"])]);
+        assert_eq!(
+            from_app.args,
+            vec![keys(&["email"]), keys(&["emails"]), keys(&["stored"])]
+        );
         assert_eq!(from_app.returns_arg, Some(1));
         let to_app = s.plan("to_app").unwrap();
         assert_eq!(
@@ -287,13 +284,23 @@ mod tests {
                 b
             }"#,
         );
-        assert_eq!(p.args, vec![keys(&["family", "name", "nick"]), keys(&["list", "other", "out"]), keys(&["flag"])]);
+        assert_eq!(
+            p.args,
+            vec![
+                keys(&["family", "name", "nick"]),
+                keys(&["list", "other", "out"]),
+                keys(&["flag"])
+            ]
+        );
         assert_eq!(p.returns_arg, Some(1));
         // `return b` anywhere, and the tail, are the same way out.
         let p = plan_of("fn hook(a, b, c) { if a.x { return b; } b.y = 1; return b; }");
         assert_eq!(p.returns_arg, Some(1));
         // Unused parameters need nothing at all.
-        assert_eq!(plan_of("fn hook(a, b, c) { #{} }").args, vec![keys(&[]), keys(&[]), keys(&[])]);
+        assert_eq!(
+            plan_of("fn hook(a, b, c) { #{} }").args,
+            vec![keys(&[]), keys(&[]), keys(&[])]
+        );
     }
 
     #[test]

@@ -12,10 +12,10 @@
 //! - `blank(x)`: true for `()`, a string of only whitespace, an empty array or an empty map;
 //! - `coalesce(a, b)`: `a` unless it is blank, else `b`.
 
+use super::hook_args::{self, ArgUse, HookPlan};
 use crate::error::{ClientError, Error, InternalError, Result, ScimType};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Position};
 use serde_json::Value;
-use super::hook_args::{self, ArgUse, HookPlan};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -293,10 +293,9 @@ impl Script {
             // caller's value, so the keys it never looked at are not converted at all.
             Some(base) => {
                 let mut base = base.into_value();
-                let returned = out
-                    .flatten()
-                    .try_cast::<rhai::Map>()
-                    .ok_or_else(|| self.report(name, "the hook returned a changed type", Position::NONE))?;
+                let returned = out.flatten().try_cast::<rhai::Map>().ok_or_else(|| {
+                    self.report(name, "the hook returned a changed type", Position::NONE)
+                })?;
                 if let Some(obj) = base.as_object_mut() {
                     for (k, v) in returned {
                         let v = dynamic_to_json(v)
@@ -306,8 +305,9 @@ impl Script {
                 }
                 base
             }
-            None => dynamic_to_json(out)
-                .map_err(|e| self.failure(name, "converting the result", &e))?,
+            None => {
+                dynamic_to_json(out).map_err(|e| self.failure(name, "converting the result", &e))?
+            }
         };
         self.check_size(name, result)
     }
@@ -1119,7 +1119,8 @@ mod tests {
                         // through; a field the hook never touched now keeps its exact value.
                         let mut w = w.clone();
                         if let (Some(orig), Some(obj)) = (b.get("huge"), w.as_object_mut())
-                            && obj.contains_key("huge") && n.get("huge") == Some(orig)
+                            && obj.contains_key("huge")
+                            && n.get("huge") == Some(orig)
                         {
                             obj.insert("huge".into(), orig.clone());
                         }

@@ -1308,7 +1308,9 @@ mod tests {
         user["password"] = json!("secret");
         user[ENT]["manager"] = json!({"value": "9", "$ref": "../Users/9"});
         let general = {
-            let Value::Object(obj) = user.clone() else { unreachable!() };
+            let Value::Object(obj) = user.clone() else {
+                unreachable!()
+            };
             let mut obj = exclude(obj, &[], &USER_RESOURCE);
             strip_never(&mut obj, &USER_RESOURCE);
             obj.retain(|k, v| USER_RESOURCE.extension(k).is_none() || !is_void(v));

@@ -345,9 +345,15 @@ impl Names {
     }
 
     pub async fn insert(&self, kind: ResourceKind, scim_id: &str, name: &str) {
-        self.0
-            .insert((kind, scim_id.to_string()), name.to_string())
-            .await;
+        let key = (kind, scim_id.to_string());
+        // Every converted record passes through here (reads and list pages too): a read is far
+        // cheaper than moka's write path, and most records were seen with the same name before.
+        // Skipping the write keeps the entry's age, so it still expires `ttl` after it was
+        // first written, as an unchanged name would by the application's own rules anyway.
+        if self.0.get(&key).await.as_deref() == Some(name) {
+            return;
+        }
+        self.0.insert(key, name.to_string()).await;
     }
 
     pub async fn remove(&self, kind: ResourceKind, scim_id: &str) {

@@ -178,14 +178,17 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
                     kind.endpoint()
                 )));
             };
+            // Each operation's future is boxed where it starts: they reach 10 KB (create), and
+            // unboxed they would make this future, and every layer's above it, that large, to
+            // be copied whole each time the stack moves or boxes it.
             match (rest, method) {
                 ([], Method::GET) => {
                     record("list", name);
-                    list_resources(state, service, query.as_deref()).await
+                    Box::pin(list_resources(state, service, query.as_deref())).await
                 }
                 ([], Method::POST) => {
                     record("create", name);
-                    create_resource(state, service, query.as_deref(), &body).await
+                    Box::pin(create_resource(state, service, query.as_deref(), &body)).await
                 }
                 ([], m) => method_not_allowed(&m, "GET, POST"),
                 ([id], m) if id.eq_ignore_ascii_case(".search") => {
@@ -193,23 +196,30 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
                     if m != Method::POST {
                         return method_not_allowed(&m, "POST");
                     }
-                    search_resources(state, service, &body).await
+                    Box::pin(search_resources(state, service, &body)).await
                 }
                 ([id], Method::GET) => {
                     record("get", name);
-                    get_resource(state, service, id, query.as_deref()).await
+                    Box::pin(get_resource(state, service, id, query.as_deref())).await
                 }
                 ([id], Method::PUT) => {
                     record("replace", name);
-                    replace_resource(state, service, id, query.as_deref(), &body).await
+                    Box::pin(replace_resource(
+                        state,
+                        service,
+                        id,
+                        query.as_deref(),
+                        &body,
+                    ))
+                    .await
                 }
                 ([id], Method::PATCH) => {
                     record("patch", name);
-                    patch_resource(state, service, id, query.as_deref(), &body).await
+                    Box::pin(patch_resource(state, service, id, query.as_deref(), &body)).await
                 }
                 ([id], Method::DELETE) => {
                     record("delete", name);
-                    delete_resource(state, service, id).await
+                    Box::pin(delete_resource(state, service, id)).await
                 }
                 (_, m) => method_not_allowed(&m, "GET, PUT, PATCH, DELETE"),
             }

@@ -13,7 +13,7 @@ use crate::error::{ClientError, Error, InternalError};
 use crate::routes::{self, ServiceState};
 use bytes::Bytes;
 use futures_util::FutureExt;
-use futures_util::future::{CatchUnwind, Either, Map, Ready, ready};
+use futures_util::future::{CatchUnwind, Either, Lazy, Map, lazy};
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderName, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -256,7 +256,7 @@ where
     type Error = Infallible;
     // Named combinators rather than a boxed async block: one allocation less per request.
     type Future = Either<
-        Ready<Answer>,
+        Lazy<fn(&mut Context<'_>) -> Answer>,
         Map<CatchUnwind<AssertUnwindSafe<S::Future>>, ThenFn<std::thread::Result<Answer>, Answer>>,
     >;
 
@@ -271,7 +271,8 @@ where
                     |caught| caught.unwrap_or_else(|_| Ok(panic_response()));
                 Either::Right(AssertUnwindSafe(fut).catch_unwind().map(answer))
             }
-            Err(_) => Either::Left(ready(Ok(panic_response()))),
+            // Rendered when polled, as before: inside the request span, so the log line has it.
+            Err(_) => Either::Left(lazy(|_| Ok(panic_response()))),
         }
     }
 }

@@ -13,6 +13,7 @@ use http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE}
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Everything a request needs, built once per loaded configuration.
@@ -29,7 +30,11 @@ pub struct ServiceState {
 
 /// Renders a JSON answer as `application/scim+json`.
 pub fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    // Room for a typical resource up front: `to_vec` starts at 128 bytes and grows by copying.
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, body).is_err() {
+        bytes = b"{}".to_vec();
+    }
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
@@ -131,7 +136,8 @@ fn record(operation: &'static str, resource: &'static str) {
 
 /// Entry point from the stack.
 pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     // Liveness for container health checks: outside the SCIM base path, no token needed.
     if path == "/healthz" {
         record("health", "-");
@@ -149,8 +155,8 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
     let rest = rest.trim_end_matches('/');
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
 
-    let authorization = req
-        .headers()
+    let authorization = parts
+        .headers
         .get(http::header::AUTHORIZATION)
         .map(|v| v.as_bytes());
     if !state.verifier.verify(authorization) {
@@ -158,11 +164,11 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
         return fail(ClientError::Unauthorized.into());
     }
 
-    let method = req.method().clone();
-    let query = req.uri().query().map(str::to_string);
-    let body = req.into_body();
-    let segs: Vec<String> = segments.iter().map(|s| percent_decode(s)).collect();
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let method = parts.method.clone();
+    let query = parts.uri.query();
+    // Decoded copies only for segments with escapes.
+    let segs: Vec<Cow<str>> = segments.iter().map(|s| percent_decode(s)).collect();
+    let segs: Vec<&str> = segs.iter().map(|s| s.as_ref()).collect();
 
     match segs.as_slice() {
         [] => fail(Error::not_found("no SCIM endpoint at the base path itself")),
@@ -178,14 +184,17 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
                     kind.endpoint()
                 )));
             };
+            // Each operation's future is boxed where it starts: they reach 10 KB (create), and
+            // unboxed they would make this future, and every layer's above it, that large, to
+            // be copied whole each time the stack moves or boxes it.
             match (rest, method) {
                 ([], Method::GET) => {
                     record("list", name);
-                    list_resources(state, service, query.as_deref()).await
+                    Box::pin(list_resources(state, service, query)).await
                 }
                 ([], Method::POST) => {
                     record("create", name);
-                    create_resource(state, service, query.as_deref(), &body).await
+                    Box::pin(create_resource(state, service, query, &body)).await
                 }
                 ([], m) => method_not_allowed(&m, "GET, POST"),
                 ([id], m) if id.eq_ignore_ascii_case(".search") => {
@@ -193,23 +202,23 @@ pub async fn handle(state: &ServiceState, req: Request<Bytes>) -> Response<Full<
                     if m != Method::POST {
                         return method_not_allowed(&m, "POST");
                     }
-                    search_resources(state, service, &body).await
+                    Box::pin(search_resources(state, service, &body)).await
                 }
                 ([id], Method::GET) => {
                     record("get", name);
-                    get_resource(state, service, id, query.as_deref()).await
+                    Box::pin(get_resource(state, service, id, query)).await
                 }
                 ([id], Method::PUT) => {
                     record("replace", name);
-                    replace_resource(state, service, id, query.as_deref(), &body).await
+                    Box::pin(replace_resource(state, service, id, query, &body)).await
                 }
                 ([id], Method::PATCH) => {
                     record("patch", name);
-                    patch_resource(state, service, id, query.as_deref(), &body).await
+                    Box::pin(patch_resource(state, service, id, query, &body)).await
                 }
                 ([id], Method::DELETE) => {
                     record("delete", name);
-                    delete_resource(state, service, id).await
+                    Box::pin(delete_resource(state, service, id)).await
                 }
                 (_, m) => method_not_allowed(&m, "GET, PUT, PATCH, DELETE"),
             }
@@ -279,10 +288,8 @@ fn discovery_doc<'a>(
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+fn percent_decode(s: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
 
 fn resource_kind(segment: &str) -> Option<ResourceKind> {

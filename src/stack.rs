@@ -13,8 +13,9 @@ use crate::error::{ClientError, Error, InternalError};
 use crate::routes::{self, ServiceState};
 use bytes::Bytes;
 use futures_util::FutureExt;
+use futures_util::future::{CatchUnwind, Either, Lazy, Map, lazy};
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,6 +40,11 @@ pub type HttpService =
     BoxCloneSyncService<Request<hyper::body::Incoming>, Response<Full<Bytes>>, BoxError>;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What runs after an inner future, as a plain function: the future type stays nameable.
+type ThenFn<T, U = T> = fn(T) -> U;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the service for one loaded configuration.
 pub fn build(state: Arc<ServiceState>) -> HttpService {
@@ -150,24 +156,24 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let request_id = req
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
         // Handlers fill `operation` and `resource`; paths are not logged (they carry ids and
         // filter values, which may be personal data).
-        let span = tracing::info_span!(
-            "scim_request",
-            request_id = %request_id,
-            method = %req.method(),
-            operation = tracing::field::Empty,
-            resource = tracing::field::Empty,
-        );
+        let span = {
+            let request_id = req
+                .headers()
+                .get(&X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!(
+                "scim_request",
+                request_id = %request_id,
+                method = %req.method(),
+                operation = tracing::field::Empty,
+                resource = tracing::field::Empty,
+            )
+        };
         let started = Instant::now();
         let fut = self.inner.call(req);
-        let inner_span = span.clone();
         Box::pin(
             async move {
                 let resp = fut.await?;
@@ -181,7 +187,7 @@ where
                 );
                 Ok(resp)
             }
-            .instrument(inner_span),
+            .instrument(span),
         )
     }
 }
@@ -197,41 +203,39 @@ struct Envelope<S> {
 impl<S, B> Service<Request<B>> for Envelope<S>
 where
     S: Service<Request<B>, Response = Response<Full<Bytes>>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = Response<Full<Bytes>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+    // A plain function after the inner future: no box, no extra state.
+    type Future = Map<S::Future, ThenFn<Result<Self::Response, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let resp = fut.await?;
-            let is_scim = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with(crate::scim::SCIM_MEDIA_TYPE));
-            if resp.status().as_u16() >= 400 && !is_scim {
-                let status = resp.status().as_u16();
-                let detail = resp
-                    .status()
-                    .canonical_reason()
-                    .unwrap_or("error")
-                    .to_string();
-                return Ok(routes::json_response(
-                    status,
-                    &crate::scim::error_body(status, None, &detail),
-                ));
-            }
-            Ok(resp)
-        })
+        let envelope: ThenFn<Result<Self::Response, S::Error>> = |result| result.map(scim_envelope);
+        self.inner.call(req).map(envelope)
     }
+}
+
+/// An error answer that is not SCIM JSON becomes one with the same status.
+fn scim_envelope(resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    let is_scim = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(crate::scim::SCIM_MEDIA_TYPE));
+    if resp.status().as_u16() >= 400 && !is_scim {
+        let status = resp.status().as_u16();
+        let detail = resp
+            .status()
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_string();
+        return routes::json_response(status, &crate::scim::error_body(status, None, &detail));
+    }
+    resp
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,30 +246,34 @@ struct PanicGuard<S> {
     inner: S,
 }
 
+type Answer = Result<Response<Full<Bytes>>, Infallible>;
+
 impl<S, B> Service<Request<B>> for PanicGuard<S>
 where
     S: Service<Request<B>, Response = Response<Full<Bytes>>, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
-    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+    // Named combinators rather than a boxed async block: one allocation less per request.
+    type Future = Either<
+        Lazy<fn(&mut Context<'_>) -> Answer>,
+        Map<CatchUnwind<AssertUnwindSafe<S::Future>>, ThenFn<std::thread::Result<Answer>, Answer>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
-            Ok(fut) => fut,
-            Err(_) => return Box::pin(async { Ok(panic_response()) }),
-        };
-        Box::pin(async move {
-            match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(result) => result,
-                Err(_) => Ok(panic_response()),
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+            Ok(fut) => {
+                let answer: ThenFn<std::thread::Result<Answer>, Answer> =
+                    |caught| caught.unwrap_or_else(|_| Ok(panic_response()));
+                Either::Right(AssertUnwindSafe(fut).catch_unwind().map(answer))
             }
-        })
+            // Rendered when polled, as before: inside the request span, so the log line has it.
+            Err(_) => Either::Left(lazy(|_| Ok(panic_response()))),
+        }
     }
 }
 

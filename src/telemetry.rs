@@ -7,7 +7,8 @@
 //! own JSON formatter, which re-parses and re-serialises a span's fields on every span update and
 //! every event: with one line per request that was a sixth of a proxied GET's instructions. The
 //! lines look the same: `timestamp`, `level`, the event's fields, `target`, and `span` holding the
-//! current span's fields and `name`.
+//! current span's fields and `name`. The timestamp's text up to the second is made once per
+//! second, and fields are written straight into the line.
 
 use crate::config::LogFormat;
 use std::fmt::{self, Write as _};
@@ -58,17 +59,12 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        let mut out = String::new();
-        let mut visitor = JsonVisitor::new(&mut out);
+        // Appended in place: a comma before each new field when some are already there.
+        let first = current.fields.is_empty();
+        let mut visitor = JsonVisitor::new(&mut current.fields);
+        visitor.first = first;
         fields.record(&mut visitor);
-        visitor.result?;
-        if !out.is_empty() {
-            if !current.fields.is_empty() {
-                current.fields.push(',');
-            }
-            current.fields.push_str(&out);
-        }
-        Ok(())
+        visitor.result
     }
 }
 
@@ -87,16 +83,15 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         writer.write_str("{\"timestamp\":\"")?;
-        SystemTime.format_time(&mut writer)?;
-        write!(writer, "\",\"level\":\"{}\"", meta.level())?;
-        let mut fields = String::new();
-        let mut visitor = JsonVisitor::new(&mut fields);
+        write_timestamp(&mut writer)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_char('"')?;
+        // Straight into the line: each field after a comma (the level always precedes them).
+        let mut visitor = JsonVisitor::new(&mut writer);
+        visitor.first = false;
         event.record(&mut visitor);
         visitor.result?;
-        if !fields.is_empty() {
-            writer.write_char(',')?;
-            writer.write_str(&fields)?;
-        }
         writer.write_str(",\"target\":")?;
         write_json_str(&mut writer, meta.target())?;
         let span = event
@@ -207,29 +202,116 @@ fn write_json_str<W: fmt::Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
 /// Escapes what it is given for the inside of a JSON string.
 struct Escape<'a, W: fmt::Write + ?Sized>(&'a mut W);
 
+/// Which bytes need escaping: a table lookup per byte, so clean text (nearly all of it) costs
+/// one pass and one write.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 impl<W: fmt::Write + ?Sized> fmt::Write for Escape<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let escaped = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f => "",
-                _ => continue,
-            };
+        for (i, &b) in bytes.iter().enumerate() {
+            if !NEEDS_ESCAPE[b as usize] {
+                continue;
+            }
             self.0.write_str(&s[start..i])?;
-            if escaped.is_empty() {
-                write!(self.0, "\\u{b:04x}")?;
-            } else {
-                self.0.write_str(escaped)?;
+            match b {
+                b'"' => self.0.write_str("\\\"")?,
+                b'\\' => self.0.write_str("\\\\")?,
+                b'\n' => self.0.write_str("\\n")?,
+                b'\r' => self.0.write_str("\\r")?,
+                b'\t' => self.0.write_str("\\t")?,
+                _ => write!(self.0, "\\u{b:04x}")?,
             }
             start = i + 1;
         }
         self.0.write_str(&s[start..])
     }
+}
+
+/// The time as tracing-subscriber's `SystemTime` writes it (`2026-11-22T10:04:05.123456Z`,
+/// UTC), with the part up to the seconds formatted once per second and kept per thread.
+fn write_timestamp<W: fmt::Write + ?Sized>(out: &mut W) -> fmt::Result {
+    use std::cell::RefCell;
+    thread_local! {
+        static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let Ok(since) = now.duration_since(std::time::UNIX_EPOCH) else {
+        // Before 1970: not worth a fast path.
+        let mut text = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut text))?;
+        return out.write_str(&text);
+    };
+    let secs = since.as_secs();
+    let micros = since.subsec_micros();
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            cached.1.clear();
+            write_utc_seconds(&mut cached.1, secs)?;
+            cached.0 = secs;
+        }
+        out.write_str(&cached.1)
+    })?;
+    let mut digits = *b".000000Z";
+    let mut rest = micros;
+    for d in digits[1..7].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    // Only ASCII digits and punctuation were written.
+    out.write_str(std::str::from_utf8(&digits).unwrap_or(".000000Z"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` for seconds since 1970 (UTC, proleptic Gregorian calendar); years past
+/// 9999 as `+YYYYY`, like tracing-subscriber.
+fn write_utc_seconds<W: fmt::Write + ?Sized>(out: &mut W, secs: u64) -> fmt::Result {
+    let days = (secs / 86_400) as i64;
+    let of_day = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    if year > 9999 {
+        write!(out, "+{year}")?;
+    } else {
+        write!(out, "{year:04}")?;
+    }
+    write!(
+        out,
+        "-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day). Counts in 400-year eras starting on 1 March, so
+/// that the leap day ends each era's year.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -321,6 +403,47 @@ mod tests {
         assert_eq!(line["n"], -3);
         assert_eq!(line["message"], "line\tone \\ \u{1}");
         assert!(line.get("span").is_none(), "no span, no span key");
+    }
+
+    #[test]
+    fn calendar_dates_and_second_text() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(789), (1972, 2, 29));
+        assert_eq!(civil_from_days(11016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20088), (2024, 12, 31));
+        assert_eq!(civil_from_days(47541), (2100, 3, 1));
+        let text = |secs| {
+            let mut out = String::new();
+            write_utc_seconds(&mut out, secs).unwrap();
+            out
+        };
+        assert_eq!(text(0), "1970-01-01T00:00:00");
+        assert_eq!(text(1_795_341_845), "2026-11-22T10:04:05");
+        assert_eq!(text(253_402_300_799), "9999-12-31T23:59:59");
+        assert_eq!(text(253_402_300_800), "+10000-01-01T00:00:00");
+    }
+
+    #[test]
+    fn timestamps_read_like_tracing_subscribers() {
+        // Both read the clock, so they agree up to the second unless one ran just past a second
+        // boundary: a few tries make that vanishingly unlikely.
+        let mut agreed = false;
+        for _ in 0..5 {
+            let mut theirs = String::new();
+            SystemTime
+                .format_time(&mut Writer::new(&mut theirs))
+                .unwrap();
+            let mut ours = String::new();
+            write_timestamp(&mut ours).unwrap();
+            assert_eq!(ours.len(), theirs.len(), "{ours} vs {theirs}");
+            assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
+            assert!(ours[20..26].bytes().all(|b| b.is_ascii_digit()), "{ours}");
+            if ours[..19] == theirs[..19] {
+                agreed = true;
+                break;
+            }
+        }
+        assert!(agreed);
     }
 
     #[test]

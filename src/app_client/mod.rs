@@ -11,7 +11,7 @@ pub use status::{check_status, retry_after_of};
 
 use crate::error::AppError;
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::header::{ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -134,6 +134,15 @@ impl AppClient {
         let prefix = uri.path().trim_end_matches('/').to_string();
 
         let mut headers = HeaderMap::new();
+        // What hyper-util would otherwise format from the URI on every call: the host, and the
+        // port unless it is 80.
+        let host = match authority.port() {
+            Some(port) if port.as_u16() != 80 => format!("{}:{port}", authority.host()),
+            _ => authority.host().to_string(),
+        };
+        let host = HeaderValue::from_str(&host)
+            .map_err(|_| format!("base_url `{}` has an invalid host", settings.base_url))?;
+        headers.insert(HOST, host);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         for (name, value, secret) in &settings.headers {
@@ -518,6 +527,29 @@ mod tests {
         assert_eq!(s.uri, "/base/api/users/42");
         assert!(s.headers.get("content-type").is_none());
         assert!(s.body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn host_is_sent_as_hyper_util_would_and_a_configured_one_wins() {
+        let srv = server(fixed(200, "{}")).await;
+        let c = client(settings(&srv.base_url));
+        c.send(call(Method::GET, "/u", None)).await.unwrap();
+        let authority = srv.base_url.trim_start_matches("http://");
+        let authority = authority.split('/').next().unwrap();
+        assert_eq!(srv.seen()[0].headers["host"], authority);
+        assert_eq!(srv.seen()[0].headers.get_all("host").iter().count(), 1);
+
+        let mut s = settings(&srv.base_url);
+        s.headers.push(("Host".into(), "app.example".into(), false));
+        client(s).send(call(Method::GET, "/u", None)).await.unwrap();
+        assert_eq!(srv.seen()[1].headers["host"], "app.example");
+        assert_eq!(srv.seen()[1].headers.get_all("host").iter().count(), 1);
+
+        // The default port is left out, other ports kept.
+        let host = |url: &str| AppClient::new(settings(url)).unwrap().inner.headers[HOST].clone();
+        assert_eq!(host("http://app.internal:80/api"), "app.internal");
+        assert_eq!(host("http://app.internal/api"), "app.internal");
+        assert_eq!(host("http://[::1]:8080"), "[::1]:8080");
     }
 
     #[test]

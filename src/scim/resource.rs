@@ -238,18 +238,19 @@ impl Out {
         let Some(def) = def.filter(|d| d.mutability != Mutability::ReadOnly) else {
             return Ok(());
         };
-        let label = match ext {
-            Some(e) => format!("{}:{}", e.id, def.name),
-            None => def.name.to_string(),
+        let label = Label {
+            parent: None,
+            urn: ext.map(|e| e.id),
+            name: def.name,
         };
         let value = match sub {
-            None => coerce(def, value, &label)?,
+            None => coerce_at(def, value, &label)?,
             Some(sub) => {
                 // A dotted key only makes sense on a single-valued complex attribute.
                 let Some(sd) = def.find_sub(sub).filter(|_| !def.multi) else {
                     return Ok(());
                 };
-                let v = coerce(sd, value, &format!("{label}.{}", sd.name))?;
+                let v = coerce_at(sd, value, &label.sub(sd.name))?;
                 if is_void(&v) {
                     return Ok(());
                 }
@@ -289,6 +290,51 @@ impl Out {
 /// Returns `Null` for `null` (or an empty array on a single-valued attribute): the caller decides
 /// what absence means. `label` names the attribute in errors (`invalidValue`).
 pub fn coerce(def: &AttrDef, value: Value, label: &str) -> Result<Value> {
+    coerce_at(def, value, &Label::plain(label))
+}
+
+/// Names an attribute in error messages without building the text unless an error is written:
+/// an extension URN, a name, and the label of the attribute it belongs to (`urn:…:User:manager`
+/// + `.value`). Every attribute of every written resource is checked, and a `format!` per
+/// attribute and sub-attribute was a noticeable part of a create.
+#[derive(Clone, Copy)]
+struct Label<'a> {
+    parent: Option<&'a Label<'a>>,
+    urn: Option<&'a str>,
+    name: &'a str,
+}
+
+impl<'a> Label<'a> {
+    fn plain(name: &'a str) -> Label<'a> {
+        Label {
+            parent: None,
+            urn: None,
+            name,
+        }
+    }
+
+    fn sub(&'a self, name: &'a str) -> Label<'a> {
+        Label {
+            parent: Some(self),
+            urn: None,
+            name,
+        }
+    }
+}
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
+        }
+        if let Some(urn) = self.urn {
+            write!(f, "{urn}:")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
+fn coerce_at(def: &AttrDef, value: Value, label: &Label) -> Result<Value> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -319,7 +365,7 @@ pub fn coerce(def: &AttrDef, value: Value, label: &str) -> Result<Value> {
     }
 }
 
-fn wrong_type(def: &AttrDef, label: &str, in_multi: bool) -> Error {
+fn wrong_type(def: &AttrDef, label: &Label, in_multi: bool) -> Error {
     let expected = match def.ty {
         AttrType::Complex => "an object",
         AttrType::Boolean => "a boolean",
@@ -344,7 +390,7 @@ fn wrong_type(def: &AttrDef, label: &str, in_multi: bool) -> Error {
 }
 
 /// One (single, or one element of a multi-valued) value.
-fn coerce_one(def: &AttrDef, value: Value, label: &str, in_multi: bool) -> Result<Value> {
+fn coerce_one(def: &AttrDef, value: Value, label: &Label, in_multi: bool) -> Result<Value> {
     match (def.ty, value) {
         (AttrType::Complex, Value::Object(obj)) => {
             let mut out = Map::new();
@@ -352,7 +398,7 @@ fn coerce_one(def: &AttrDef, value: Value, label: &str, in_multi: bool) -> Resul
                 let Some(sd) = def.find_sub(&k) else {
                     continue;
                 };
-                let v = coerce(sd, v, &format!("{label}.{}", sd.name))?;
+                let v = coerce_at(sd, v, &label.sub(sd.name))?;
                 if !is_void(&v) {
                     out.insert(sd.name.to_string(), v);
                 }
@@ -365,7 +411,7 @@ fn coerce_one(def: &AttrDef, value: Value, label: &str, in_multi: bool) -> Resul
             let Some(vd) = def.find_sub("value") else {
                 return Err(wrong_type(def, label, in_multi));
             };
-            let v = coerce(vd, v, &format!("{label}.value"))?;
+            let v = coerce_at(vd, v, &label.sub("value"))?;
             let mut out = Map::new();
             out.insert(vd.name.to_string(), v);
             Ok(Value::Object(out))

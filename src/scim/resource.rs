@@ -1067,6 +1067,14 @@ mod tests {
             norm_err(json!({ENT: {"department": true}})),
             (iv, format!("`{ENT}:department` must be a string"))
         );
+        assert_eq!(
+            norm_err(json!({ENT: {"manager": {"value": 5}}})),
+            (iv, format!("`{ENT}:manager.value` must be a string"))
+        );
+        assert_eq!(
+            norm_err(json!({"name.givenName": 5})),
+            (iv, "`name.givenName` must be a string".into())
+        );
         assert_eq!(norm_err(json!({ENT: "x"})).0, iv);
         assert_eq!(norm_err(json!({"displayName": ["a", "b"]})).0, iv);
         for body in [json!([]), json!("x"), json!(null), json!(1)] {

@@ -199,7 +199,8 @@ impl Rules {
     /// caller sets) from an application record.
     /// Errors: `BadResponse` when a mapped value cannot be converted.
     pub fn app_to_scim(&self, app: &Value) -> Result<Value> {
-        let mut out = Map::new();
+        // Sized once for `schemas`, the rules, `id` and `meta`: no rehash while it fills.
+        let mut out = Map::with_capacity(self.rules.len() + 3);
         out.insert(
             "schemas".into(),
             Value::Array(vec![Value::String(self.kind.core_schema().into())]),

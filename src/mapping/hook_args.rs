@@ -11,8 +11,8 @@
 //!
 //! Anything else — the parameter passed to a function, assigned, returned inside an expression,
 //! iterated, indexed by a computed key, a method called on it, a variable of the same name
-//! declared, `break value`, `try`/`catch`, closures — makes that parameter whole, exactly as
-//! before. The analysis only ever narrows what is converted; the script runs the same code.
+//! declared — makes that parameter whole, exactly as before; `break value`, `try`/`catch`,
+//! closures and `f!()` calls (which run `f` in the hook's scope) make every parameter whole. The analysis only ever narrows what is converted; the script runs the same code.
 
 use rhai::{AST, ASTFlags, ASTNode, Expr, ScriptFuncDef, Stmt};
 use std::collections::HashMap;
@@ -103,6 +103,14 @@ fn plan(def: &rhai::Shared<ScriptFuncDef>) -> HookPlan {
             | ASTNode::Stmt(Stmt::TryCatch(..))
             | ASTNode::Stmt(Stmt::Share(..))
             | ASTNode::Expr(Expr::Custom(..)) => {
+                opaque = true;
+                return false;
+            }
+            // `f!()` runs `f` in the hook's own scope: it may use any parameter by name.
+            ASTNode::Stmt(Stmt::FnCall(call, ..))
+            | ASTNode::Expr(Expr::FnCall(call, ..) | Expr::MethodCall(call, ..))
+                if call.capture_parent_scope =>
+            {
                 opaque = true;
                 return false;
             }
@@ -331,6 +339,9 @@ mod tests {
             "fn hook(a, b, c) { let r = loop { break a; }; r }",
             "fn hook(a, b, c) { try { a.x } catch (e) { 0 }; b }",
             "fn hook(a, b, c) { let f = || a.x; b }",
+            // Under strict variables `g` cannot name the hook's variables, but it can add one
+            // to the hook's scope that hides a parameter.
+            "fn hook(a, b, c) { g!(); b } fn g() { let b = #{ x: 1 }; }",
         ] {
             assert_eq!(plan_of(src), HookPlan::whole(3), "{src}");
         }

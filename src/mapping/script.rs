@@ -1094,6 +1094,7 @@ mod tests {
             "fn hook(a, b, c) { b.x = 1; 42 }",
             "fn hook(a, b, c) { b.count = b.len(); b }",
             "fn hook(a, b, c) { reject(400, \"invalidValue\", \"no \" + a.email) }",
+            "fn hook(a, b, c) { g!(); b } fn g() { let b = #{ x: 1 }; }",
         ];
         let a = json!({"email": "ada@example.com", "n": 2, "nested": {"x": [1, 2, {"y": null}]}});
         let b = json!({

@@ -90,7 +90,14 @@ fn update_payloads(
     new: &Value,
 ) -> Result<Option<(Value, Value)>> {
     let rules = &p.map().rules;
+    let blind = !hook_sees_change(p, current, new);
     let mut baseline = record.clone();
+    if blind && rules.same_payload(current, new) {
+        // The same rules and hook run on equal inputs: one run says it all.
+        rules.scim_to_app(current, &mut baseline, WriteKind::Update)?;
+        run_to_app(p, current, baseline, WriteKind::Update)?;
+        return Ok(None);
+    }
     rules.scim_to_app(current, &mut baseline, WriteKind::Update)?;
     let mut desired = record.clone();
     if let Err(e) = rules.scim_to_app(new, &mut desired, WriteKind::Update) {
@@ -98,7 +105,7 @@ fn update_payloads(
         run_to_app(p, current, baseline, WriteKind::Update)?;
         return Err(e);
     }
-    if baseline == desired && !hook_sees_change(p, current, new) {
+    if blind && baseline == desired {
         run_to_app(p, current, baseline, WriteKind::Update)?;
         return Ok(None);
     }

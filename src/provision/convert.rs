@@ -9,6 +9,7 @@ use crate::ids::IdEntry;
 use crate::mapping::{DeactivationMode, IdMode};
 use crate::scim::ResourceKind;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// The hook context: which operation and resource type a hook runs for.
 pub(super) fn hook_ctx(p: &Provisioner, operation: &str) -> Value {
@@ -29,7 +30,7 @@ enum Members {
 /// Converts one application record into a SCIM resource (a group without members that cost an
 /// application call).
 pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
-    convert(p, record, operation, Members::IfFree, None).await
+    convert(p, Cow::Owned(record), operation, Members::IfFree, None).await
 }
 
 /// [`to_scim`] for a record whose store entry the caller holds (`entry`: what the store has for
@@ -41,17 +42,33 @@ pub(super) async fn to_scim_known(
     operation: &str,
     entry: Option<&IdEntry>,
 ) -> Result<Value> {
-    convert(p, record, operation, Members::IfFree, known(p, entry)).await
+    convert(
+        p,
+        Cow::Owned(record),
+        operation,
+        Members::IfFree,
+        known(p, entry),
+    )
+    .await
 }
 
-/// [`to_scim_bare`] with the caller's store entry (see [`to_scim_known`]).
+/// Converts one application record into a SCIM resource without a group's members (for writes
+/// that read the members themselves), with the caller's store entry (see [`to_scim_known`]);
+/// the caller keeps the record (the hook reads it in place, no copy).
 pub(super) async fn to_scim_bare_known(
     p: &Provisioner,
-    record: Value,
+    record: &Value,
     operation: &str,
     entry: Option<&IdEntry>,
 ) -> Result<Value> {
-    convert(p, record, operation, Members::Skip, known(p, entry)).await
+    convert(
+        p,
+        Cow::Borrowed(record),
+        operation,
+        Members::Skip,
+        known(p, entry),
+    )
+    .await
 }
 
 /// The entry a conversion may use without a lookup: only with application ids, where the lookup
@@ -87,19 +104,13 @@ pub(super) async fn to_scim_with(
     } else {
         Members::IfFree
     };
-    convert(p, record, operation, members, None).await
-}
-
-/// Converts one application record into a SCIM resource without a group's members, for writes
-/// that read the members themselves.
-pub(super) async fn to_scim_bare(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
-    convert(p, record, operation, Members::Skip, None).await
+    convert(p, Cow::Owned(record), operation, members, None).await
 }
 
 /// `known`: the record's store entry when the caller has it, else it is looked up.
 async fn convert(
     p: &Provisioner,
-    record: Value,
+    record: Cow<'_, Value>,
     operation: &str,
     with: Members,
     known: Option<Option<&IdEntry>>,
@@ -137,9 +148,11 @@ async fn convert(
         // Lets a script offer defaults only for records the sidecar has no entry for (created in
         // the application directly), without overriding what an IdP removed on purpose.
         ctx["stored"] = Value::Bool(entry.is_some());
-        scim = script
-            .call_hook(hook, record, scim, ctx)
-            .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
+        scim = match record {
+            Cow::Owned(record) => script.call_hook(hook, record, scim, ctx),
+            Cow::Borrowed(record) => script.call_hook_ref(hook, record, scim, ctx),
+        }
+        .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
     }
     let scim_id = entry.map_or(app_id, |e| e.scim_id.clone());
     if let Some(e) = entry {

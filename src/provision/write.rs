@@ -13,9 +13,7 @@
 use super::app_calls::{
     self, Vars, app_id_of, label, render, section, send, send_for, take_record, wrap,
 };
-use super::convert::{
-    finish, hook_ctx, mint_id, to_scim, to_scim_bare, to_scim_bare_known, to_scim_known,
-};
+use super::convert::{finish, hook_ctx, mint_id, to_scim, to_scim_bare_known, to_scim_known};
 use super::list::{name_attr, name_lookup};
 use super::members;
 use super::{Provisioner, Target};
@@ -400,7 +398,7 @@ pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(replace(p, id, new)).await;
             };
-            let mut current = to_scim_bare(p, record.clone(), "update").await?;
+            let mut current = to_scim_bare_known(p, &record, "update", entry.as_ref()).await?;
             let mut now = None;
             if p.kind == crate::scim::ResourceKind::User {
                 // A PUT without `active` keeps the current state rather than reactivating.
@@ -444,8 +442,7 @@ pub(super) async fn patch(
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(patch(p, id, request, with_members)).await;
             };
-            let mut current =
-                to_scim_bare_known(p, record.clone(), "update", entry.as_ref()).await?;
+            let mut current = to_scim_bare_known(p, &record, "update", entry.as_ref()).await?;
             // Members are read only when the request may change them (not for a rename), or
             // when the answer shows them.
             let now = if p.map().members.is_some() && (with_members || members::touched_by(request))

@@ -1279,6 +1279,9 @@ impl Checker {
                 None => {}
             }
         }
+        if let Some(name) = &raw.hooks.to_app {
+            hooks.to_app_reads = super::hook_reads::first_arg_reads(&source, name, 3);
+        }
         hooks.to_app = raw.hooks.to_app.clone();
         hooks.from_app = raw.hooks.from_app.clone();
         hooks.script = Some(Arc::new(script));

@@ -195,6 +195,18 @@ impl Rules {
         Ok(())
     }
 
+    /// Whether [`Rules::scim_to_app`] writes the same into any record from `a` as from `b`: every
+    /// rule it reads finds equal values in both (it is a function of those values alone).
+    /// `false` means "maybe not": compare the payloads.
+    pub fn same_payload(&self, a: &Value, b: &Value) -> bool {
+        let schema = self.schema();
+        self.rules
+            .iter()
+            .filter(|r| !r.read_only && !r.store && r.app.is_some() && r.constant.is_none())
+            .filter_map(|r| r.target.as_ref())
+            .all(|t| t.get(a, schema) == t.get(b, schema))
+    }
+
     /// Builds the SCIM resource (canonical form, with `schemas`; without `id`/`meta`, which the
     /// caller sets) from an application record.
     /// Errors: `BadResponse` when a mapped value cannot be converted.
@@ -1132,6 +1144,43 @@ mod tests {
     fn to_app(r: &Rules, scim: Value, kind: WriteKind, mut app: Value) -> Value {
         r.scim_to_app(&scim, &mut app, kind).expect("scim_to_app");
         app
+    }
+
+    #[test]
+    fn same_payload_says_yes_only_when_every_read_value_is_equal() {
+        let text = format!(
+            "{FULL}\n[[attribute]]\nscim = \"title\"\napp = \"title\"\nread_only = true\n\
+             [[attribute]]\napp = \"source\"\nconstant = \"scim\"\n"
+        );
+        let r = rules(&text);
+        let base = json!({
+            "userName": "ada", "name": {"givenName": "Ada"}, "active": true,
+            "emails": [{"type": "work", "value": "ada@x"}], "externalId": "e1", "title": "T"
+        });
+        let record = json!({"id": 7, "status": "active", "other": 1});
+        let check = |changed: Value, expected: bool| {
+            assert_eq!(r.same_payload(&base, &changed), expected, "{changed}");
+            let a = to_app(&r, base.clone(), WriteKind::Update, record.clone());
+            let b = to_app(&r, changed.clone(), WriteKind::Update, record.clone());
+            // `true` must mean equal payloads; `false` here always comes with a real difference.
+            assert_eq!(a == b, expected, "{changed}");
+        };
+        check(base.clone(), true);
+        // Read-only, stored and unmapped attributes do not reach the payload.
+        let mut c = base.clone();
+        c["title"] = json!("U");
+        c["externalId"] = json!("e2");
+        c["nickName"] = json!("Countess");
+        check(c, true);
+        let mut c = base.clone();
+        c["active"] = json!(false);
+        check(c, false);
+        let mut c = base.clone();
+        c["emails"][0]["value"] = json!("ada@y");
+        check(c, false);
+        let mut c = base.clone();
+        c["name"] = json!({"givenName": "Ada", "familyName": "L"});
+        check(c, false);
     }
 
     const FULL: &str = r#"

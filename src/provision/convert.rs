@@ -9,6 +9,7 @@ use crate::ids::IdEntry;
 use crate::mapping::{DeactivationMode, IdMode};
 use crate::scim::ResourceKind;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// The hook context: which operation and resource type a hook runs for.
 pub(super) fn hook_ctx(p: &Provisioner, operation: &str) -> Value {
@@ -29,7 +30,65 @@ enum Members {
 /// Converts one application record into a SCIM resource (a group without members that cost an
 /// application call).
 pub(super) async fn to_scim(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
-    convert(p, record, operation, Members::IfFree).await
+    convert(p, Cow::Owned(record), operation, Members::IfFree, None).await
+}
+
+/// [`to_scim`] for a record whose store entry the caller holds (`entry`: what the store has for
+/// it now). With application ids that is exactly what the conversion would look up, so the
+/// lookup is skipped; with minted ids the conversion still looks the record up by its id.
+pub(super) async fn to_scim_known(
+    p: &Provisioner,
+    record: Value,
+    operation: &str,
+    entry: Option<&IdEntry>,
+) -> Result<Value> {
+    convert(
+        p,
+        Cow::Owned(record),
+        operation,
+        Members::IfFree,
+        known(p, entry),
+    )
+    .await
+}
+
+/// Converts one application record into a SCIM resource without a group's members (for writes
+/// that read the members themselves), with the caller's store entry (see [`to_scim_known`]);
+/// the caller keeps the record (the hook reads it in place, no copy).
+pub(super) async fn to_scim_bare_known(
+    p: &Provisioner,
+    record: &Value,
+    operation: &str,
+    entry: Option<&IdEntry>,
+) -> Result<Value> {
+    convert(
+        p,
+        Cow::Borrowed(record),
+        operation,
+        Members::Skip,
+        known(p, entry),
+    )
+    .await
+}
+
+/// The entry a conversion may use without a lookup: only with application ids, where the lookup
+/// is by the very id the caller's entry was read or written under, and only when its kept values
+/// hold no fractional numbers (the store keeps them as JSON text, whose parse may differ in the
+/// last bit).
+fn known<'e>(p: &Provisioner, entry: Option<&'e IdEntry>) -> Option<Option<&'e IdEntry>> {
+    if p.map().ids != IdMode::App || entry.is_some_and(|e| e.kept.values().any(has_float)) {
+        return None;
+    }
+    Some(entry)
+}
+
+fn has_float(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(a) => a.iter().any(has_float),
+        Value::Object(o) => o.values().any(has_float),
+        _ => false,
+    }
 }
 
 /// Converts one application record into a SCIM resource; a group's members are read (in the
@@ -45,20 +104,28 @@ pub(super) async fn to_scim_with(
     } else {
         Members::IfFree
     };
-    convert(p, record, operation, members).await
+    convert(p, Cow::Owned(record), operation, members, None).await
 }
 
-/// Converts one application record into a SCIM resource without a group's members, for writes
-/// that read the members themselves.
-pub(super) async fn to_scim_bare(p: &Provisioner, record: Value, operation: &str) -> Result<Value> {
-    convert(p, record, operation, Members::Skip).await
-}
-
-async fn convert(p: &Provisioner, record: Value, operation: &str, with: Members) -> Result<Value> {
+/// `known`: the record's store entry when the caller has it, else it is looked up.
+async fn convert(
+    p: &Provisioner,
+    record: Cow<'_, Value>,
+    operation: &str,
+    with: Members,
+    known: Option<Option<&IdEntry>>,
+) -> Result<Value> {
     let map = p.map();
     let app_id = app_id_of(p, &record)?;
     let mut scim = map.rules.app_to_scim(&record)?;
-    let entry = entry_for_app_id(p, &app_id).await?;
+    let looked_up;
+    let entry = match known {
+        Some(e) => e,
+        None => {
+            looked_up = entry_for_app_id(p, &app_id).await?;
+            looked_up.as_ref()
+        }
+    };
     // Read from the record before the hook takes it.
     let free = matches!(map.members, Some(crate::mapping::Membership::Record { .. }));
     let read = match with {
@@ -81,12 +148,14 @@ async fn convert(p: &Provisioner, record: Value, operation: &str, with: Members)
         // Lets a script offer defaults only for records the sidecar has no entry for (created in
         // the application directly), without overriding what an IdP removed on purpose.
         ctx["stored"] = Value::Bool(entry.is_some());
-        scim = script
-            .call_hook(hook, record, scim, ctx)
-            .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
+        scim = match record {
+            Cow::Owned(record) => script.call_hook(hook, record, scim, ctx),
+            Cow::Borrowed(record) => script.call_hook_ref(hook, record, scim, ctx),
+        }
+        .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
     }
-    let scim_id = entry.as_ref().map_or(app_id, |e| e.scim_id.clone());
-    if let Some(e) = &entry {
+    let scim_id = entry.map_or(app_id, |e| e.scim_id.clone());
+    if let Some(e) = entry {
         map.rules.merge_kept(&mut scim, &e.kept);
     }
     if map.deactivation == DeactivationMode::Delete
@@ -137,7 +206,9 @@ pub(super) fn finish(p: &Provisioner, mut scim: Value, scim_id: &str) -> Value {
         "location".into(),
         Value::String(p.resource_url(p.kind, scim_id)),
     );
-    // `id` first: easier to read in logs and by admins. Moved in place (no map rebuilt).
+    // `id` first: easier to read in logs and by admins. Moved in place: rebuilding the map
+    // would hash every key again.
+    obj.shift_remove("id");
     obj.shift_insert(0, "id".into(), Value::String(scim_id.to_string()));
     obj.insert("meta".into(), Value::Object(meta));
     scim

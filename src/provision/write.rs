@@ -7,11 +7,13 @@
 //!
 //! Updates send only what changed: the new resource is mapped onto the current record and
 //! compared with the current resource mapped the same way; no difference means no update call.
+//! When the change is provably invisible to both the rules and `to_app` (see
+//! [`crate::mapping::hook_reads`]), the hook runs once instead of twice.
 
 use super::app_calls::{
     self, Vars, app_id_of, label, render, section, send, send_for, take_record, wrap,
 };
-use super::convert::{finish, hook_ctx, mint_id, to_scim, to_scim_bare};
+use super::convert::{finish, hook_ctx, mint_id, to_scim, to_scim_bare_known, to_scim_known};
 use super::list::{name_attr, name_lookup};
 use super::members;
 use super::{Provisioner, Target};
@@ -19,7 +21,7 @@ use crate::error::{AppError, ClientError, Error, Result, Rule};
 use crate::ids::{IdEntry, Lookup};
 use crate::mapping::rules::WriteKind;
 use crate::mapping::{DeactivationMode, Endpoint, IdMode, OnDuplicate, UpdateBody};
-use crate::scim::patch::{PatchRequest, apply_patch};
+use crate::scim::patch::{PatchRequest, apply_patch, patched};
 use serde_json::{Map, Value};
 
 fn active_of(resource: &Value) -> bool {
@@ -45,18 +47,69 @@ fn not_supported(what: &str) -> Error {
 
 /// Maps a SCIM resource onto `base` (an application record, or `{}`) and runs `to_app`.
 fn to_app(p: &Provisioner, resource: &Value, mut base: Value, kind: WriteKind) -> Result<Value> {
+    p.map().rules.scim_to_app(resource, &mut base, kind)?;
+    run_to_app(p, resource, base, kind)
+}
+
+/// Runs the `to_app` hook (if any) on the payload the rules built from `resource`.
+fn run_to_app(p: &Provisioner, resource: &Value, payload: Value, kind: WriteKind) -> Result<Value> {
     let map = p.map();
-    map.rules.scim_to_app(resource, &mut base, kind)?;
-    if let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.to_app) {
-        let op = match kind {
-            WriteKind::Create => "create",
-            WriteKind::Update => "update",
-        };
-        base = script
-            .call_hook_ref(hook, resource, base, hook_ctx(p, op))
-            .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))?;
+    let (Some(script), Some(hook)) = (&map.hooks.script, &map.hooks.to_app) else {
+        return Ok(payload);
+    };
+    let op = match kind {
+        WriteKind::Create => "create",
+        WriteKind::Update => "update",
+    };
+    script
+        .call_hook_ref(hook, resource, payload, hook_ctx(p, op))
+        .map_err(|e| e.in_rule(Rule::hook(section(p.kind), hook)))
+}
+
+/// Whether `to_app` can see any top-level attribute that differs between `a` and `b`.
+fn hook_sees_change(p: &Provisioner, a: &Value, b: &Value) -> bool {
+    let reads = &p.map().hooks.to_app_reads;
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return true;
+    };
+    a.iter()
+        .any(|(k, v)| b.get(k) != Some(v) && reads.may_read(k))
+        || b.keys().any(|k| !a.contains_key(k) && reads.may_read(k))
+}
+
+/// The update payloads for the current resource and the new one (`baseline`, `desired`).
+/// `None` when they are provably equal: the rules build the same payload from both, and the
+/// hook cannot see what differs, so it would return the same for both. The hook still runs
+/// once then, on the current resource: its refusals and limits apply as before.
+fn update_payloads(
+    p: &Provisioner,
+    record: &Value,
+    current: &Value,
+    new: &Value,
+) -> Result<Option<(Value, Value)>> {
+    let rules = &p.map().rules;
+    let blind = !hook_sees_change(p, current, new);
+    let mut baseline = record.clone();
+    if blind && rules.same_payload(current, new) {
+        // The same rules and hook run on equal inputs: one run says it all.
+        rules.scim_to_app(current, &mut baseline, WriteKind::Update)?;
+        run_to_app(p, current, baseline, WriteKind::Update)?;
+        return Ok(None);
     }
-    Ok(base)
+    rules.scim_to_app(current, &mut baseline, WriteKind::Update)?;
+    let mut desired = record.clone();
+    if let Err(e) = rules.scim_to_app(new, &mut desired, WriteKind::Update) {
+        // The hook on the current resource came first before: its refusal wins.
+        run_to_app(p, current, baseline, WriteKind::Update)?;
+        return Err(e);
+    }
+    if blind && baseline == desired {
+        run_to_app(p, current, baseline, WriteKind::Update)?;
+        return Ok(None);
+    }
+    let baseline = run_to_app(p, current, baseline, WriteKind::Update)?;
+    let desired = run_to_app(p, new, desired, WriteKind::Update)?;
+    Ok(Some((baseline, desired)))
 }
 
 /// The key a name is locked under: names compare ignoring case, as SCIM's `userName` and
@@ -181,7 +234,7 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
     let kept = map.rules.kept_from_scim(&resource);
     // With store rules, every SCIM-created record gets an entry, even with nothing kept yet: it
     // tells hooks (`ctx.stored`) the record is managed through SCIM.
-    if map.ids == IdMode::Minted || map.uses_store() {
+    let entry = if map.ids == IdMode::Minted || map.uses_store() {
         let scim_id = match map.ids {
             IdMode::App => app_id.clone(),
             IdMode::Minted => mint_id(),
@@ -192,8 +245,11 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
             kept,
             parked: None,
         };
-        p.store.put(p.kind, entry).await?;
-    }
+        p.store.put(p.kind, entry.clone()).await?;
+        Some(entry)
+    } else {
+        None
+    };
     let mut record = record;
     if map.deactivation == DeactivationMode::Endpoint && !active {
         let ep = map
@@ -204,7 +260,7 @@ pub(super) async fn create(p: &Provisioner, resource: Value) -> Result<Value> {
             record = r;
         }
     }
-    let mut scim = to_scim(p, record, "create").await?;
+    let mut scim = to_scim_known(p, record, "create", entry.as_ref()).await?;
     if let Some(list) = &members {
         members::set_members(p, &mut scim, list).await;
     }
@@ -342,7 +398,7 @@ pub(super) async fn replace(p: &Provisioner, id: &str, mut new: Value) -> Result
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(replace(p, id, new)).await;
             };
-            let mut current = to_scim_bare(p, record.clone(), "update").await?;
+            let mut current = to_scim_bare_known(p, &record, "update", entry.as_ref()).await?;
             let mut now = None;
             if p.kind == crate::scim::ResourceKind::User {
                 // A PUT without `active` keeps the current state rather than reactivating.
@@ -386,7 +442,7 @@ pub(super) async fn patch(
             let Some(record) = fetch_live(p, id, &app_id, &entry).await? else {
                 return Box::pin(patch(p, id, request, with_members)).await;
             };
-            let mut current = to_scim_bare(p, record.clone(), "update").await?;
+            let mut current = to_scim_bare_known(p, &record, "update", entry.as_ref()).await?;
             // Members are read only when the request may change them (not for a rename), or
             // when the answer shows them.
             let now = if p.map().members.is_some() && (with_members || members::touched_by(request))
@@ -397,8 +453,7 @@ pub(super) async fn patch(
             } else {
                 None
             };
-            let mut new = current.clone();
-            apply_patch(&mut new, request, p.schema)?;
+            let new = patched(current.clone(), request, p.schema)?;
             if new == current {
                 // Nothing changes (an empty Operations list, a repeated value): no application call.
                 return Ok(current);
@@ -460,20 +515,27 @@ async fn update_live(
     let mut changed = false;
     let mut app_called = false;
 
-    let mut baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
-    let mut desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
-    if let (Some(list), Some(change)) = (&now, &change) {
-        members::write_into(p, &mut baseline, list);
-        // The client's order is for the answer only: the same members in another order are
-        // no change, so they must not make the record differ.
-        let written = if change.is_empty() {
-            list
-        } else {
-            &change.result
-        };
-        members::write_into(p, &mut desired, written);
-    }
-    if desired != baseline {
+    // Members written into the record are compared too: no shortcut when they were read.
+    let payloads = match (&now, &change) {
+        (Some(list), Some(change)) => {
+            let mut baseline = to_app(p, &current, record.clone(), WriteKind::Update)?;
+            let mut desired = to_app(p, &new, record.clone(), WriteKind::Update)?;
+            members::write_into(p, &mut baseline, list);
+            // The client's order is for the answer only: the same members in another order are
+            // no change, so they must not make the record differ.
+            let written = if change.is_empty() {
+                list
+            } else {
+                &change.result
+            };
+            members::write_into(p, &mut desired, written);
+            Some((baseline, desired))
+        }
+        _ => update_payloads(p, &record, &current, &new)?,
+    };
+    if let Some((baseline, desired)) = payloads
+        && desired != baseline
+    {
         let (ep, body_kind) = map
             .update
             .as_ref()
@@ -509,8 +571,14 @@ async fn update_live(
     }
 
     let kept = map.rules.kept_from_scim(&new);
-    let old_kept = entry.as_ref().map(|e| e.kept.clone()).unwrap_or_default();
-    if kept != old_kept {
+    let unchanged = match &entry {
+        Some(e) => e.kept == kept,
+        None => kept.is_empty(),
+    };
+    // What the store holds for the record from here on.
+    let entry = if unchanged {
+        entry
+    } else {
         let mut e = entry.unwrap_or_else(|| IdEntry {
             scim_id: app_id.to_string(),
             app_id: Some(app_id.to_string()),
@@ -518,9 +586,10 @@ async fn update_live(
             parked: None,
         });
         e.kept = kept;
-        p.store.put(p.kind, e).await?;
+        p.store.put(p.kind, e.clone()).await?;
         changed = true;
-    }
+        Some(e)
+    };
 
     if !changed {
         return Ok(current);
@@ -533,7 +602,7 @@ async fn update_live(
             .await?
             .ok_or_else(|| AppError::NotFound("the record vanished during the update".into()))?,
     };
-    let mut updated = to_scim(p, record, "update").await?;
+    let mut updated = to_scim_known(p, record, "update", entry.as_ref()).await?;
     if let Some(change) = &change {
         members::set_members(p, &mut updated, &change.result).await;
     }

@@ -169,16 +169,28 @@ pub fn apply_patch(
     if patch.operations.is_empty() {
         return Ok(());
     }
-    let mut work = resource.clone();
-    let root = work
+    *resource = patched(resource.clone(), patch, schema)?;
+    Ok(())
+}
+
+/// [`apply_patch`] on a resource the caller no longer needs: returns the patched resource
+/// (`resource` unchanged when there are no operations), without a working copy.
+pub fn patched(
+    mut resource: Value,
+    patch: &PatchRequest,
+    schema: &ResourceSchema,
+) -> Result<Value> {
+    if patch.operations.is_empty() {
+        return Ok(resource);
+    }
+    let root = resource
         .as_object_mut()
         .ok_or_else(|| Error::bug("the resource to patch is not a JSON object"))?;
     for (i, op) in patch.operations.iter().enumerate() {
         apply_op(root, op, schema).map_err(|e| in_op(i + 1, e))?;
     }
     fix_schemas(root, schema);
-    *resource = work;
-    Ok(())
+    Ok(resource)
 }
 
 /// A resolved attribute: its extension schema (`None` for core and common attributes), its

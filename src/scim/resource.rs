@@ -653,10 +653,28 @@ fn select_subs(value: Value, subs: &[&str], keep: bool) -> Option<Value> {
 }
 
 fn exclude(
-    obj: Map<String, Value>,
+    mut obj: Map<String, Value>,
     targets: &[Target],
     schema: &ResourceSchema,
 ) -> Map<String, Value> {
+    if targets.is_empty() {
+        // Nothing asked to be left out (most requests): only `returned: request` attributes
+        // go, filtered in place rather than re-inserting (re-hashing) every key.
+        let keep = |ext, key: &str| returned(schema, ext, key) != Some(Returned::Request);
+        obj.retain(|key, value| {
+            if key.eq_ignore_ascii_case("schemas") {
+                return true;
+            }
+            let Some(ext) = schema.extension(key) else {
+                return keep(None, key);
+            };
+            if let Value::Object(inner) = value {
+                inner.retain(|k, _| keep(Some(ext), k));
+            }
+            true
+        });
+        return obj;
+    }
     let select = |ext: Option<&'static SchemaDef>, key: &str, value: Value| -> Option<Value> {
         match returned(schema, ext, key) {
             Some(Returned::Always) => return Some(value),
@@ -1333,6 +1351,37 @@ mod tests {
             json!("2024-01-01T00:00:00Z")
         );
         assert!(coerce(&def, json!(20240101), "d").is_err());
+    }
+
+    #[test]
+    fn project_without_a_selection_keeps_everything_returned_in_order() {
+        let mut user = stored_user();
+        user["title"] = json!("Countess");
+        user[ENT]["costCenter"] = json!("");
+        let out = project(user.clone(), &[], &[], &USER_RESOURCE);
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        // `password` (returned: never) goes; `nickName: null` is kept as sent; order is kept.
+        assert_eq!(
+            keys,
+            [
+                "schemas", "id", "userName", "name", "emails", "nickName", "meta", ENT, "title"
+            ]
+        );
+        let inner: Vec<&str> = out[ENT]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(inner, ["department", "manager", "costCenter"]);
+        let mut expected = user;
+        expected.as_object_mut().unwrap().shift_remove("password");
+        assert_eq!(out, expected);
     }
 
     #[test]

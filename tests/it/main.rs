@@ -14,6 +14,7 @@ mod groups_okta;
 mod json_server;
 mod mapping_cases;
 mod okta_users;
+mod patch_hooks;
 mod reload;
 mod roles_as_groups;
 mod rule_errors;

@@ -1280,7 +1280,7 @@ impl Checker {
             }
         }
         if let Some(name) = &raw.hooks.to_app {
-            hooks.to_app_reads = super::hook_reads::first_arg_reads(&source, name, 3);
+            hooks.to_app_reads = script.first_arg_reads(name);
         }
         hooks.to_app = raw.hooks.to_app.clone();
         hooks.from_app = raw.hooks.from_app.clone();

@@ -15,7 +15,7 @@
 //! closures and `f!()` calls (which run `f` in the hook's scope) make every parameter whole. The analysis only ever narrows what is converted; the script runs the same code.
 
 use rhai::{AST, ASTFlags, ASTNode, Expr, ScriptFuncDef, Stmt};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How much of one argument a hook is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,51 @@ pub struct HookPlan {
     /// `Some(i)`: every return path returns parameter `i` itself, which is passed as `Keys`; the
     /// result is argument `i` with the returned map's entries written over it.
     pub returns_arg: Option<usize>,
+}
+
+/// What a hook's result can depend on of its first argument: a write uses it to skip running
+/// `to_app` a second time when a PATCH changed only keys the hook cannot see (Okta's `active`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ArgReads {
+    /// Possibly anything (the safe default when nothing is known).
+    #[default]
+    Any,
+    /// Only these top-level keys.
+    Keys(BTreeSet<String>),
+}
+
+impl ArgReads {
+    /// Whether the hook may see the value under `key`.
+    pub fn may_read(&self, key: &str) -> bool {
+        match self {
+            ArgReads::Any => true,
+            ArgReads::Keys(keys) => keys.contains(key),
+        }
+    }
+
+    /// From a hook's plan: the keys it is given of its first argument, unless it gets that
+    /// argument whole or returns it (then its result carries every key). A script that calls
+    /// `timestamp` anywhere (`impure`) gives different results on two runs: anything.
+    pub fn of_first(plan: &HookPlan, impure: bool) -> ArgReads {
+        match plan.args.first() {
+            Some(ArgUse::Keys(keys)) if !impure && plan.returns_arg != Some(0) => {
+                ArgReads::Keys(keys.iter().cloned().collect())
+            }
+            _ => ArgReads::Any,
+        }
+    }
+}
+
+/// Whether any function of the script calls `timestamp`, the one source of values that differ
+/// between two runs of the same hook on the same arguments.
+pub fn calls_timestamp(ast: &AST) -> bool {
+    !ast.walk(&mut |nodes: &[ASTNode]| {
+        !matches!(
+            nodes.last(),
+            Some(ASTNode::Expr(Expr::FnCall(call, ..) | Expr::MethodCall(call, ..)))
+                | Some(ASTNode::Stmt(Stmt::FnCall(call, ..))) if call.name == "timestamp"
+        )
+    })
 }
 
 impl HookPlan {
@@ -121,13 +166,12 @@ fn plan(def: &rhai::Shared<ScriptFuncDef>) -> HookPlan {
                     shadow(&counter.name, &params, &mut seen);
                 }
             }
-            ASTNode::Stmt(Stmt::Return(e, flags, _)) if !flags.contains(ASTFlags::BREAK) => {
-                if !e
-                    .as_ref()
-                    .is_some_and(|e| param_index(e, &params).is_some())
-                {
-                    other_return = true;
-                }
+            // A `return` of anything but a bare parameter (`return;` included).
+            ASTNode::Stmt(Stmt::Return(e, flags, _))
+                if !flags.contains(ASTFlags::BREAK)
+                    && e.as_ref().is_none_or(|e| param_index(e, &params).is_none()) =>
+            {
+                other_return = true;
             }
             ASTNode::Expr(e @ Expr::Variable(..)) => {
                 if let Some(i) = param_index(e, &params) {
@@ -345,5 +389,82 @@ mod tests {
         ] {
             assert_eq!(plan_of(src), HookPlan::whole(3), "{src}");
         }
+    }
+
+    fn reads(source: &str) -> ArgReads {
+        Script::compile(source, Path::new("t.rhai"), &ScriptLimits::default())
+            .unwrap()
+            .first_arg_reads("to_app")
+    }
+
+    fn key_set(list: &[&str]) -> ArgReads {
+        ArgReads::Keys(list.iter().map(|k| k.to_string()).collect())
+    }
+
+    #[test]
+    fn first_argument_reads_list_property_reads_and_writes() {
+        let src = r#"
+            fn text(v) { if type_of(v) == "string" { v } else { "" } }
+            fn to_app(scim, app, ctx) {
+                if text(scim.userName).ends_with("@x") { app.x = 1; }
+                app.first = scim.name.givenName;
+                app.mail = scim.emails[0].value;
+                let t = `${scim.title}`;
+                app.kind = scim?.userType;
+                app.a = scim["active"];
+                scim.locale = "x";
+                app
+            }
+        "#;
+        let r = reads(src);
+        assert_eq!(
+            r,
+            key_set(&[
+                "active", "emails", "locale", "name", "title", "userName", "userType"
+            ])
+        );
+        assert!(!r.may_read("department"));
+        assert!(r.may_read("userName"));
+        assert_eq!(reads("fn to_app(scim, app, ctx) { app }"), key_set(&[]));
+        // Other functions' variables of the same name are other values.
+        let src =
+            "fn other(scim) { scim }\nfn to_app(scim, app, ctx) { app.u = scim.userName; app }";
+        assert_eq!(reads(src), key_set(&["userName"]));
+        let shipped = std::fs::read_to_string("mappings/example-app/example-app.rhai").unwrap();
+        assert_eq!(reads(&shipped), key_set(&["userName", "userType"]));
+    }
+
+    #[test]
+    fn first_argument_reads_anything_on_every_other_use() {
+        for body in [
+            "app.k = scim.keys(); app",
+            "app.n = scim.len(); app",
+            "let s = scim; app.a = s.active; app",
+            "app.a = helper(scim); app",
+            "for k in scim.keys() { app[k] = 1; } app",
+            "for v in scim { app.v = v; } app",
+            "app.all = scim; app",
+            "app.j = `${scim}`; app",
+            "let f = || scim.active; app.a = f.call(); app",
+            "app.t = timestamp(); app",
+            "let x = loop { break scim.active; }; app.x = x; app",
+            "switch scim { _ => app }",
+            "scim.helper2(); app",
+            // Returning it: the result carries every key.
+            "scim",
+            "app.a = peek!(); app",
+        ] {
+            let src = format!(
+                "fn helper(x) {{ x.active }}\nfn helper2() {{ this.active }}\nfn peek() {{ 1 }}\n\
+                 fn to_app(scim, app, ctx) {{ {body} }}"
+            );
+            assert_eq!(reads(&src), ArgReads::Any, "{body}");
+        }
+        // Wherever it is, `timestamp` makes two runs differ.
+        let src = "fn now() { timestamp() }\nfn to_app(scim, app, ctx) { app }";
+        assert_eq!(reads(src), ArgReads::Any);
+        // No such hook (or not with three parameters).
+        assert_eq!(reads("fn other(scim, app, ctx) { app }"), ArgReads::Any);
+        assert_eq!(reads("fn to_app(scim, app) { app }"), ArgReads::Any);
     }
 }

@@ -11,14 +11,13 @@
 //! - [`errors`]: error answers told apart by their body (`[[….errors]]`);
 //! - [`rules`]: attribute rules in both directions (SCIM ↔ application record);
 //! - [`script`]: the sandboxed Rhai engine and hook calls;
-//! - [`hook_reads`]: which keys of its first argument a hook can see (read from the script).
+//! - [`hook_args`]: which parts of its arguments each hook can reach (read from the script);
 
 pub mod compile;
 pub mod diagnostics;
 pub mod errors;
 pub mod extensions;
 pub mod hook_args;
-pub mod hook_reads;
 pub mod json_path;
 pub mod model;
 pub mod rules;
@@ -269,5 +268,5 @@ pub struct Hooks {
     pub to_app: Option<String>,
     pub from_app: Option<String>,
     /// The top-level SCIM attributes `to_app` can see (`Any` unless the script was analysed).
-    pub to_app_reads: hook_reads::ArgReads,
+    pub to_app_reads: hook_args::ArgReads,
 }

@@ -12,7 +12,7 @@
 //! - `blank(x)`: true for `()`, a string of only whitespace, an empty array or an empty map;
 //! - `coalesce(a, b)`: `a` unless it is blank, else `b`.
 
-use super::hook_args::{self, ArgUse, HookPlan};
+use super::hook_args::{self, ArgReads, ArgUse, HookPlan};
 use crate::error::{ClientError, Error, InternalError, Result, ScimType};
 use rhai::{AST, CallFnOptions, Dynamic, Engine, EvalAltResult, Position};
 use serde_json::Value;
@@ -258,6 +258,15 @@ impl Script {
     #[cfg(test)]
     pub(crate) fn plan(&self, name: &str) -> Option<&HookPlan> {
         self.plans.get(name)
+    }
+
+    /// What the result of hook `name` (three parameters) can depend on of its first argument;
+    /// `Any` for a function the script does not define.
+    pub fn first_arg_reads(&self, name: &str) -> ArgReads {
+        match self.plans.get(name) {
+            Some(plan) => ArgReads::of_first(plan, hook_args::calls_timestamp(&self.ast)),
+            None => ArgReads::Any,
+        }
     }
 
     fn call_planned<'a>(&self, name: &str, args: [Arg<'a>; 3]) -> Result<Value> {

@@ -8,7 +8,7 @@
 //! Updates send only what changed: the new resource is mapped onto the current record and
 //! compared with the current resource mapped the same way; no difference means no update call.
 //! When the change is provably invisible to both the rules and `to_app` (see
-//! [`crate::mapping::hook_reads`]), the hook runs once instead of twice.
+//! [`crate::mapping::hook_args::ArgReads`]), the hook runs once instead of twice.
 
 use super::app_calls::{
     self, Vars, app_id_of, label, render, section, send, send_for, take_record, wrap,

@@ -295,7 +295,7 @@ pub fn coerce(def: &AttrDef, value: Value, label: &str) -> Result<Value> {
 
 /// Names an attribute in error messages without building the text unless an error is written:
 /// an extension URN, a name, and the label of the attribute it belongs to (`urn:…:User:manager`
-/// + `.value`). Every attribute of every written resource is checked, and a `format!` per
+/// then `.value`). Every attribute of every written resource is checked, and a `format!` per
 /// attribute and sub-attribute was a noticeable part of a create.
 #[derive(Clone, Copy)]
 struct Label<'a> {

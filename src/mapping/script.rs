@@ -132,6 +132,11 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
         // Undeclared variables are compile errors: hooks see only their parameters, so a typo
         // should fail at start-up, not on the first request.
         .set_strict_variables(true)
+        // No run-time string interning: hooks `let` record values (e-mails, names) that are
+        // mostly distinct, so Rhai's 256-entry interner stayed full and scanned every entry to
+        // evict one on each new string, behind an engine-wide lock. Strings in the compiled
+        // script are shared without it.
+        .set_max_strings_interned(0)
         .disable_symbol("eval");
     engine.on_print(|s| tracing::info!(target: TARGET, "{s}"));
     engine.on_debug(|s, source, pos| {

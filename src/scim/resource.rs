@@ -470,11 +470,23 @@ pub fn project(
         return resource;
     };
     if attributes.is_empty() && excluded.is_empty() {
-        // The usual read: only `returned: request` attributes go, so filter in place instead of
-        // rebuilding the map (what `exclude` with no targets would give, in the same order).
-        drop_on_request(&mut obj, schema);
-        strip_never(&mut obj, schema);
-        obj.retain(|k, v| schema.extension(k).is_none() || !is_void(v));
+        // The usual read: `returned: request` and `never` attributes go, and extensions left
+        // empty, in one pass in place instead of rebuilding the map (what `exclude` with no
+        // targets, `strip_never` and the emptiness check give, in the same order).
+        obj.retain(|key, value| {
+            if key.eq_ignore_ascii_case("schemas") {
+                return true;
+            }
+            match schema.extension(key) {
+                Some(ext) => {
+                    if let Value::Object(inner) = value {
+                        strip_attrs(inner, &|k| ext.find(k), true);
+                    }
+                    !is_void(value)
+                }
+                None => keep_attr(schema.find(None, key).map(|(_, d)| d), value, true),
+            }
+        });
         list_schemas(&mut obj, schema);
         return Value::Object(obj);
     }
@@ -555,24 +567,6 @@ fn whole_extension(targets: &[Target], key: &str) -> bool {
 /// Keeps only the `subs` of a complex value (or of each element of a multi-valued one).
 fn keep_subs(value: Value, subs: &[&str]) -> Option<Value> {
     select_subs(value, subs, true)
-}
-
-/// Drops the attributes (core and extension) returned only when asked for by name.
-fn drop_on_request(obj: &mut Map<String, Value>, schema: &ResourceSchema) {
-    obj.retain(|key, value| {
-        if key.eq_ignore_ascii_case("schemas") {
-            return true;
-        }
-        match schema.extension(key) {
-            Some(ext) => {
-                if let Value::Object(inner) = value {
-                    inner.retain(|k, _| returned(schema, Some(ext), k) != Some(Returned::Request));
-                }
-                true
-            }
-            None => returned(schema, None, key) != Some(Returned::Request),
-        }
-    });
 }
 
 fn returned(
@@ -717,40 +711,49 @@ fn exclude(
 
 /// Drops `returned: never` attributes and sub-attributes (`password`) everywhere.
 fn strip_never(obj: &mut Map<String, Value>, schema: &ResourceSchema) {
-    fn strip_attrs(obj: &mut Map<String, Value>, find: &dyn Fn(&str) -> Option<&'static AttrDef>) {
-        obj.retain(|k, v| {
-            let Some(def) = find(k) else {
-                return true;
-            };
-            if def.returned == Returned::Never {
-                return false;
-            }
-            if def.sub.iter().any(|s| s.returned == Returned::Never) {
-                let never = |k: &String| {
-                    def.find_sub(k)
-                        .is_some_and(|s| s.returned == Returned::Never)
-                };
-                match v {
-                    Value::Object(o) => o.retain(|k, _| !never(k)),
-                    Value::Array(items) => {
-                        for item in items {
-                            if let Value::Object(o) = item {
-                                o.retain(|k, _| !never(k));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            true
-        });
-    }
-    strip_attrs(obj, &|k| schema.find(None, k).map(|(_, d)| d));
+    strip_attrs(obj, &|k| schema.find(None, k).map(|(_, d)| d), false);
     for ext in schema.extensions {
         if let Some(Value::Object(inner)) = get_ci_mut(obj, ext.id) {
-            strip_attrs(inner, &|k| ext.find(k));
+            strip_attrs(inner, &|k| ext.find(k), false);
         }
     }
+}
+
+/// Drops the `returned: never` attributes of one schema's level (and, with `drop_request`, the
+/// `returned: request` ones), and `returned: never` sub-attributes inside the others.
+fn strip_attrs(
+    obj: &mut Map<String, Value>,
+    find: &dyn Fn(&str) -> Option<&'static AttrDef>,
+    drop_request: bool,
+) {
+    obj.retain(|k, v| keep_attr(find(k), v, drop_request));
+}
+
+fn keep_attr(def: Option<&AttrDef>, v: &mut Value, drop_request: bool) -> bool {
+    let Some(def) = def else {
+        return true;
+    };
+    if def.returned == Returned::Never || (drop_request && def.returned == Returned::Request) {
+        return false;
+    }
+    if def.sub.iter().any(|s| s.returned == Returned::Never) {
+        let never = |k: &String| {
+            def.find_sub(k)
+                .is_some_and(|s| s.returned == Returned::Never)
+        };
+        match v {
+            Value::Object(o) => o.retain(|k, _| !never(k)),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(o) = item {
+                        o.retain(|k, _| !never(k));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 #[cfg(test)]

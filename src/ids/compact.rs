@@ -69,13 +69,22 @@ pub(super) struct Keyed(Box<[u8]>);
 
 impl Keyed {
     pub(super) fn new(key: &[u8], payload: &[u8]) -> Keyed {
-        let mut buf = Vec::with_capacity(key.len() + payload.len() + 2);
+        // Exact, so turning it into a boxed slice does not reallocate.
+        let prefix = (usize::BITS - key.len().leading_zeros()).div_ceil(7).max(1) as usize;
+        let mut buf = Vec::with_capacity(prefix + key.len() + payload.len());
         put_bytes(&mut buf, key);
         buf.extend_from_slice(payload);
         Keyed(buf.into_boxed_slice())
     }
 
+    // Runs on every hash and comparison: keys under 128 bytes skip the varint loop.
     fn split(&self) -> (&[u8], &[u8]) {
+        if let Some((&n, rest)) = self.0.split_first()
+            && n < 0x80
+            && let (Some(key), Some(payload)) = (rest.get(..n.into()), rest.get(n.into()..))
+        {
+            return (key, payload);
+        }
         let mut r = Reader(&self.0);
         match r.bytes() {
             Some(key) => (key, r.0),
@@ -187,6 +196,11 @@ mod tests {
         // A key that looks like a length prefix plus payload is still only a key.
         let tricky = Keyed::new(b"", b"\x02k1");
         assert!(!set.contains(tricky.key()));
+        for n in [126, 127, 128, 129, 16_384] {
+            let key = vec![b'k'; n];
+            let k = Keyed::new(&key, b"p");
+            assert_eq!((k.key(), k.payload()), (&key[..], &b"p"[..]), "{n}");
+        }
         let long = "x".repeat(1000);
         let k = Keyed::new(long.as_bytes(), b"");
         assert_eq!((k.key(), k.payload()), (long.as_bytes(), &b""[..]));

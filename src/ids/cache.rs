@@ -1,10 +1,11 @@
 //! Caches in front of the application and the store: `userName → scim id`,
 //! `externalId → scim id`, `displayName → group id`, `scim id → app id`.
 //!
-//! The id lookups are compact tables ([`Table`]: an insertion-ordered map of boxed strings with a
-//! write time, behind one mutex, evicting the oldest-written entries first), not moka: a moka entry
-//! costs about 540 bytes, a table entry about 100 plus its two strings, and with a full cache of
-//! 100,000 users that was the difference between ~100 MiB and ~25 MiB. What moka gave besides
+//! The id lookups are compact tables ([`Table`]: an insertion-ordered map from one allocation
+//! holding key and id to a write time, behind one mutex, evicting the oldest-written entries
+//! first), not moka: a moka entry costs about 540 bytes, a table entry about 45 plus its key and
+//! id text, and with a full cache of 100,000 users that was the difference between ~100 MiB and
+//! well under 25 MiB. What moka gave besides
 //! (one loader for concurrent misses) is kept with an in-flight map.
 //!
 //! ## Rules
@@ -28,6 +29,7 @@
 //! - [`IdCache::invalidate_id`] scans its tables (a few milliseconds for 100,000 entries): it runs
 //!   on deletes only.
 
+use super::compact::{Keyed, text};
 use crate::error::{AppError, ClientError, Error, InternalError, Result};
 use crate::scim::ResourceKind;
 use indexmap::IndexMap;
@@ -84,17 +86,13 @@ enum Miss {
     Failed(Error),
 }
 
-/// One cached id and when it was written (milliseconds since the table was made).
-struct Slot {
-    id: Box<str>,
-    written: u64,
-}
-
 /// One lookup's entries: bounded, each served for at most `ttl` after it was written. Insertion
 /// order is write order (a rewrite moves the key to the end), so the oldest write goes first when
 /// the table is full, and an expired entry met on a read is dropped.
 struct Table {
-    entries: Mutex<IndexMap<Box<str>, Slot>>,
+    /// Key (normalised) with the cached id as payload → when it was written (milliseconds since
+    /// the table was made). One allocation per entry: see [`Keyed`].
+    entries: Mutex<IndexMap<Keyed, u64>>,
     /// Misses being loaded now, by key; the cell holds the loader's outcome.
     loading: Mutex<HashMap<Box<str>, Flight>>,
     max_entries: usize,
@@ -114,7 +112,7 @@ impl Table {
     }
 
     // A poisoned lock means a panic while it was held; every section below leaves the map valid.
-    fn lock(&self) -> MutexGuard<'_, IndexMap<Box<str>, Slot>> {
+    fn lock(&self) -> MutexGuard<'_, IndexMap<Keyed, u64>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -122,18 +120,18 @@ impl Table {
         u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn fresh(&self, slot: &Slot, now: u64) -> bool {
-        u128::from(now.saturating_sub(slot.written)) < self.ttl.as_millis()
+    fn fresh(&self, written: u64, now: u64) -> bool {
+        u128::from(now.saturating_sub(written)) < self.ttl.as_millis()
     }
 
     fn get(&self, key: &str) -> Option<String> {
         let now = self.now();
         let mut entries = self.lock();
-        let slot = entries.get(key)?;
-        if self.fresh(slot, now) {
-            return Some(slot.id.to_string());
+        let (entry, &written) = entries.get_key_value(key.as_bytes())?;
+        if self.fresh(written, now) {
+            return Some(text(entry.payload()));
         }
-        entries.shift_remove(key);
+        entries.shift_remove(key.as_bytes());
         None
     }
 
@@ -141,25 +139,24 @@ impl Table {
         if self.max_entries == 0 {
             return;
         }
-        let slot = Slot {
-            id: id.into(),
-            written: self.now(),
-        };
+        let entry = Keyed::new(key.as_bytes(), id.as_bytes());
+        let written = self.now();
         let mut entries = self.lock();
         // Re-inserted at the end: its write is the newest.
-        entries.shift_remove(key);
+        entries.shift_remove(key.as_bytes());
         while entries.len() >= self.max_entries {
             entries.shift_remove_index(0);
         }
-        entries.insert(key.into(), slot);
+        entries.insert(entry, written);
     }
 
     fn remove(&self, key: &str) {
-        self.lock().shift_remove(key);
+        self.lock().shift_remove(key.as_bytes());
     }
 
     fn remove_values(&self, id: &str) {
-        self.lock().retain(|_, slot| &*slot.id != id);
+        self.lock()
+            .retain(|entry, _| entry.payload() != id.as_bytes());
     }
 
     fn len(&self) -> usize {

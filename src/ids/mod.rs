@@ -21,6 +21,7 @@
 //! TTL, so a replica that missed another replica's write serves a stale id at most that long.
 
 pub mod cache;
+mod compact;
 pub mod file;
 pub mod memory;
 

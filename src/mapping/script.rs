@@ -6,7 +6,9 @@
 //! gets a fresh empty scope per call (top-level statements are not re-run). A script refuses a
 //! request with `reject(status, scimType, detail)` or `reject(status, detail)`; a runtime failure
 //! or a limit hit becomes a 500 SCIM error whose log line names the hook, the script and the
-//! position, never the values the hook was working on.
+//! position, never the values the hook was working on. Each hook is given only the keys of its
+//! arguments it uses, and a returned argument is written back over the caller's value
+//! ([`super::hook_args`]).
 //!
 //! Helpers registered for scripts besides Rhai's standard library (all pure):
 //! - `blank(x)`: true for `()`, a string of only whitespace, an empty array or an empty map;

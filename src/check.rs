@@ -11,6 +11,7 @@
 
 use crate::app_client::{AppCall, AppClient, AppReply};
 use crate::error::AppError;
+use crate::mapping::json_path::kind_name;
 use crate::mapping::template::encode_query_component;
 use crate::mapping::{
     Endpoint, JsonPath, ListEndpoint, Mapping, Membership, Paging, Pushdown, ResourceMapping,
@@ -63,6 +64,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// Records a failed check; `None` for callers that give up on what the check was reading.
+    fn fail<T>(&mut self, check: impl Into<String>, message: impl Into<String>) -> Option<T> {
+        self.push(Level::Fail, check, message);
+        None
+    }
+
     fn push(&mut self, level: Level, check: impl Into<String>, message: impl Into<String>) {
         self.lines.push(Line {
             level,
@@ -368,7 +375,7 @@ impl Probe<'_> {
                     check,
                     format!(
                         "{at} holds {}, not an array of records (list.records)",
-                        type_name(other)
+                        kind_name(other)
                     ),
                 );
                 return None;
@@ -408,12 +415,10 @@ impl Probe<'_> {
                 Some(n)
             }
             Some((kind, name, key, None)) => {
-                self.report.push(
-                    Level::Fail,
+                return self.report.fail(
                     check,
                     format!("{summary}, but the total {kind} \"{name}\" is missing or not a count ({key})"),
                 );
-                return None;
             }
             None => {
                 summary.push_str("; no total configured");
@@ -465,28 +470,20 @@ impl Probe<'_> {
                 );
                 Some(s.clone())
             }
-            Some(other) => {
-                self.report.push(
-                    Level::Fail,
-                    check,
-                    format!(
-                        "field \"{field}\" holds {}, not a string or number (id_field)",
-                        type_name(other)
-                    ),
-                );
-                None
-            }
-            None => {
-                self.report.push(
-                    Level::Fail,
-                    check,
-                    format!(
-                        "field \"{field}\" is not in the listed record (id_field); its keys: {}",
-                        keys(record)
-                    ),
-                );
-                None
-            }
+            Some(other) => self.report.fail(
+                check,
+                format!(
+                    "field \"{field}\" holds {}, not a string or number (id_field)",
+                    kind_name(other)
+                ),
+            ),
+            None => self.report.fail(
+                check,
+                format!(
+                    "field \"{field}\" is not in the listed record (id_field); its keys: {}",
+                    keys(record)
+                ),
+            ),
         }
     }
 
@@ -649,8 +646,7 @@ impl Probe<'_> {
                     );
                     Some(r.clone())
                 } else {
-                    self.report.push(
-                        Level::Fail,
+                    self.report.fail(
                         check,
                         format!(
                             "GET {url} → {}; {at} holds an object whose \"{}\" is {} instead of \
@@ -659,35 +655,26 @@ impl Probe<'_> {
                             map.id_field,
                             got.unwrap_or_else(|| "missing".to_string())
                         ),
-                    );
-                    None
+                    )
                 }
             }
-            Some(other) => {
-                self.report.push(
-                    Level::Fail,
-                    check,
-                    format!(
-                        "GET {url} → {}; {at} holds {}, not a record object (get.record)",
-                        reply.status,
-                        type_name(other)
-                    ),
-                );
-                None
-            }
-            None => {
-                self.report.push(
-                    Level::Fail,
-                    check,
-                    format!(
-                        "GET {url} → {}; {at} is not in the answer (get.record); its top-level \
+            Some(other) => self.report.fail(
+                check,
+                format!(
+                    "GET {url} → {}; {at} holds {}, not a record object (get.record)",
+                    reply.status,
+                    kind_name(other)
+                ),
+            ),
+            None => self.report.fail(
+                check,
+                format!(
+                    "GET {url} → {}; {at} is not in the answer (get.record); its top-level \
                          keys: {}",
-                        reply.status,
-                        keys(&body)
-                    ),
-                );
-                None
-            }
+                    reply.status,
+                    keys(&body)
+                ),
+            ),
         }
     }
 
@@ -747,7 +734,7 @@ impl Probe<'_> {
                 check,
                 format!(
                     "field \"{field}\" in the sample user holds {}",
-                    type_name(v)
+                    kind_name(v)
                 ),
             ),
             Some(v) => self.report.push(
@@ -756,7 +743,7 @@ impl Probe<'_> {
                 format!(
                     "field \"{field}\" holds {}, not an array (set members.single = true for one \
                      group id)",
-                    type_name(v)
+                    kind_name(v)
                 ),
             ),
         }
@@ -936,7 +923,7 @@ impl Probe<'_> {
                     check,
                     format!(
                         "field \"{field}\" holds {}, not an array (members.field)",
-                        type_name(other)
+                        kind_name(other)
                     ),
                 ),
                 None => self.report.push(
@@ -1082,23 +1069,12 @@ fn status_meaning(status: u16) -> &'static str {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Top-level key names of an object (names only, never values).
 fn keys(v: &Value) -> String {
     match v {
         Value::Object(m) if m.is_empty() => "none".into(),
         Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
-        other => format!("none (the answer is {})", type_name(other)),
+        other => format!("none (the answer is {})", kind_name(other)),
     }
 }
 

@@ -331,7 +331,7 @@ fn rfc3339(t: SystemTime) -> String {
 
 /// The proleptic Gregorian date `days` after 1970-01-01, counting in 400-year eras (146 097
 /// days each) from 0000-03-01, so leap days fall at the end of a counted year.
-fn date_of_day(days: i64) -> (i64, u32, u32) {
+pub(crate) fn date_of_day(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);

@@ -279,7 +279,7 @@ fn write_timestamp<W: fmt::Write + ?Sized>(out: &mut W) -> fmt::Result {
 fn write_utc_seconds<W: fmt::Write + ?Sized>(out: &mut W, secs: u64) -> fmt::Result {
     let days = (secs / 86_400) as i64;
     let of_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::reload::date_of_day(days);
     if year > 9999 {
         write!(out, "+{year}")?;
     } else {
@@ -292,26 +292,6 @@ fn write_utc_seconds<W: fmt::Write + ?Sized>(out: &mut W, secs: u64) -> fmt::Res
         of_day / 60 % 60,
         of_day % 60
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day). Counts in 400-year eras starting on 1 March, so
-/// that the leap day ends each era's year.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -407,11 +387,11 @@ mod tests {
 
     #[test]
     fn calendar_dates_and_second_text() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(789), (1972, 2, 29));
-        assert_eq!(civil_from_days(11016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20088), (2024, 12, 31));
-        assert_eq!(civil_from_days(47541), (2100, 3, 1));
+        assert_eq!(crate::reload::date_of_day(0), (1970, 1, 1));
+        assert_eq!(crate::reload::date_of_day(789), (1972, 2, 29));
+        assert_eq!(crate::reload::date_of_day(11016), (2000, 2, 29));
+        assert_eq!(crate::reload::date_of_day(20088), (2024, 12, 31));
+        assert_eq!(crate::reload::date_of_day(47541), (2100, 3, 1));
         let text = |secs| {
             let mut out = String::new();
             write_utc_seconds(&mut out, secs).unwrap();

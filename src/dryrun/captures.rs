@@ -184,7 +184,7 @@ impl Captures {
             v @ (Value::Number(_) | Value::Bool(_)) => Ok(v.to_string()),
             other => Err(format!(
                 "`${{{name}}}` holds {}; only a string, number or boolean can be part of a text",
-                kind_name(other)
+                crate::mapping::json_path::kind_name(other)
             )),
         }
     }
@@ -288,17 +288,6 @@ fn matcher_outside_expect(m: Matcher) -> String {
         "`{}` matches values in `expect`; a request or app answer needs a value",
         matcher_text(m)
     )
-}
-
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,18 @@ impl std::fmt::Display for JsonPath {
     }
 }
 
+/// A JSON value's kind as messages name it ("a string", "an object", …).
+pub fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -277,8 +277,15 @@ impl Script {
     }
 
     fn call_planned<'a>(&self, name: &str, args: [Arg<'a>; 3]) -> Result<Value> {
-        let whole = HookPlan::whole(3);
-        let plan = self.plans.get(name).unwrap_or(&whole);
+        // Every three-parameter function has a plan; a missing hook fails in `eval_hook`.
+        let whole;
+        let plan = match self.plans.get(name) {
+            Some(plan) => plan,
+            None => {
+                whole = HookPlan::whole(3);
+                &whole
+            }
+        };
         // The argument the result is written over, kept as the caller gave it.
         let mut base: Option<Arg<'a>> = None;
         let mut dynamics = [Dynamic::UNIT, Dynamic::UNIT, Dynamic::UNIT];

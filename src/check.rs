@@ -64,6 +64,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// Records `check` as skipped when its endpoint is declared with another method than GET
+    /// (check sends only GET); whether it was.
+    fn skip_unless_get(&mut self, check: impl Into<String>, method: &http::Method) -> bool {
+        if *method == http::Method::GET {
+            return false;
+        }
+        let message = format!("uses {method}; check sends only GET requests");
+        self.push(Level::Skip, check, message);
+        true
+    }
+
     /// Records a failed check; `None` for callers that give up on what the check was reading.
     fn fail<T>(&mut self, check: impl Into<String>, message: impl Into<String>) -> Option<T> {
         self.push(Level::Fail, check, message);
@@ -336,12 +347,7 @@ impl Probe<'_> {
         size: usize,
     ) -> Option<Listed> {
         let ep = &list.endpoint;
-        if ep.method != http::Method::GET {
-            self.report.push(
-                Level::Skip,
-                check,
-                format!("uses {}; check sends only GET requests", ep.method),
-            );
+        if self.report.skip_unless_get(check, &ep.method) {
             return None;
         }
         let (path, templates) = narrow.unwrap_or((None, &[]));
@@ -573,12 +579,7 @@ impl Probe<'_> {
     async fn get_one(&mut self, map: &ResourceMapping, id: &str) -> Option<Value> {
         let check = format!("{}.get", resource_name(map.kind));
         let ep = &map.get;
-        if ep.method != http::Method::GET {
-            self.report.push(
-                Level::Skip,
-                check,
-                format!("uses {}; check sends only GET requests", ep.method),
-            );
+        if self.report.skip_unless_get(&check, &ep.method) {
             return None;
         }
         let var = |name: &str| (name == "id").then(|| id.to_string());
